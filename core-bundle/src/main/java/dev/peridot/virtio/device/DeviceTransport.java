@@ -26,6 +26,15 @@ public interface DeviceTransport {
     FeatureSet supportedFeatures();
 
     /**
+     * Whether the driver side may configure and enable queues after DRIVER_OK without
+     * VIRTIO_F_RING_RESET. MMIO says no (a driver sets queues up before DRIVER_OK, HD-08);
+     * vhost-user says yes, because its front-end stops and restarts rings of a live device.
+     */
+    default boolean allowsQueueSetupWhileLive() {
+        return false;
+    }
+
+    /**
      * The device finished a reset: the transport clears its interrupt state. Called before
      * Status reads 0 (spec 4.2.2.1: a reset clears InterruptStatus).
      */

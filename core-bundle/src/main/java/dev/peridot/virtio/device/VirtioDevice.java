@@ -309,6 +309,11 @@ public abstract class VirtioDevice implements RunOperations, LifeCycleOperations
         }
     }
 
+    private boolean allowsQueueSetupWhileLive() {
+        DeviceTransport t = transport;
+        return t != null && t.allowsQueueSetupWhileLive();
+    }
+
     private QueueSlot slot(int queue) {
         QueueSlot[] qs = queues;
         return queue >= 0 && queue < qs.length ? qs[queue] : null;
@@ -621,7 +626,8 @@ public abstract class VirtioDevice implements RunOperations, LifeCycleOperations
             problem = "FEATURES_OK not set";
         } else if (slot.access != null || slot.stopRequested) {
             problem = "queue is enabled";
-        } else if ((s & DeviceStatus.DRIVER_OK) != 0 && !negotiated.contains(ReservedFeature.VIRTIO_F_RING_RESET)) {
+        } else if ((s & DeviceStatus.DRIVER_OK) != 0 && !negotiated.contains(ReservedFeature.VIRTIO_F_RING_RESET)
+                && !allowsQueueSetupWhileLive()) {
             problem = "DRIVER_OK is set and VIRTIO_F_RING_RESET was not negotiated";
         }
         if (problem != null) {
