@@ -236,12 +236,31 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
     @Override
     public void read(long address, byte[] dst, int offset, int length) throws GuestMemoryException {
         java.util.Objects.checkFromIndexSize(offset, length, dst.length);
+        int r = length == 0 ? -1 : regionOf(address);
+        if (r >= 0 && address - starts[r] <= sizes[r] - length) {
+            // The common case, one region: copy straight into the array without a wrapper segment.
+            try {
+                MemorySegment.copy(segments[r], ValueLayout.JAVA_BYTE, address - starts[r], dst, offset, length);
+            } catch (IllegalStateException e) {
+                throw unmapped(address, length);
+            }
+            return;
+        }
         copy(address, MemorySegment.ofArray(dst), offset, length, false);
     }
 
     @Override
     public void write(long address, byte[] src, int offset, int length) throws GuestMemoryException {
         java.util.Objects.checkFromIndexSize(offset, length, src.length);
+        int r = length == 0 ? -1 : regionOf(address);
+        if (r >= 0 && address - starts[r] <= sizes[r] - length) {
+            try {
+                MemorySegment.copy(src, offset, segments[r], ValueLayout.JAVA_BYTE, address - starts[r], length);
+            } catch (IllegalStateException e) {
+                throw unmapped(address, length);
+            }
+            return;
+        }
         copy(address, MemorySegment.ofArray(src), offset, length, true);
     }
 

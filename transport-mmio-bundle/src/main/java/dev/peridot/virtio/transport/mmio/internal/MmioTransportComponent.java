@@ -1,0 +1,176 @@
+package dev.peridot.virtio.transport.mmio.internal;
+
+import dev.peridot.virtio.device.ConfigOperations;
+import dev.peridot.virtio.device.LifeCycleOperations;
+import dev.peridot.virtio.device.RunOperations;
+import dev.peridot.virtio.device.VirtioDeviceProperties;
+import dev.peridot.virtio.memory.GuestMemory;
+import dev.peridot.virtio.transport.mmio.DriverNotificationSink;
+import dev.peridot.virtio.transport.mmio.MmioBus;
+import dev.peridot.virtio.transport.mmio.MmioDeviceAccess;
+import dev.peridot.virtio.transport.mmio.MmioLayout;
+import dev.peridot.virtio.transport.mmio.MmioMachine;
+import dev.peridot.virtio.transport.mmio.MmioProperties;
+import java.util.Dictionary;
+import java.util.HashMap;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * The MMIO transport as a DS component: one {@link MmioMachine}, published as {@link MmioBus};
+ * binds every device whose operation services appear (filtered to {@code virtio.transport=mmio}
+ * or no transport property), publishes an {@link MmioDeviceAccess} per bound device, and routes
+ * interrupts to the {@link DriverNotificationSink} whiteboard.
+ *
+ * <p>A configuration change (PID {@code dev.peridot.virtio.mmio}) restarts the component: every
+ * device is unbound and bound again with the new layout.
+ */
+@Component(service = MmioBus.class, immediate = true, configurationPid = MmioTransportComponent.PID)
+@Designate(ocd = MmioTransportConfig.class)
+public final class MmioTransportComponent implements MmioBus {
+
+    public static final String PID = "dev.peridot.virtio.mmio";
+    private static final System.Logger LOG = System.getLogger(MmioTransportComponent.class.getName());
+
+    private final BundleContext context;
+    private final MmioMachine machine;
+    private final Map<ServiceReference<?>, Bound> bound = new HashMap<>();
+    private boolean active = true;
+
+    private record Bound(String name, ServiceRegistration<MmioDeviceAccess> registration) {
+    }
+
+    @Activate
+    public MmioTransportComponent(BundleContext context, MmioTransportConfig config) {
+        this.context = context;
+        MmioLayout layout = new MmioLayout(Long.decode(config.base_address().trim()), config.window_size(),
+                config.first_irq(), config.slots());
+        this.machine = new MmioMachine(layout, Long.decode(config.ram_base().trim()), (long) config.ram_size_mb() << 20);
+        for (String assignment : config.slot_assignments()) {
+            int eq = assignment.indexOf('=');
+            if (eq <= 0) {
+                LOG.log(System.Logger.Level.WARNING, "slot assignment '" + assignment + "' is not name=slot; ignored");
+                continue;
+            }
+            machine.assign(assignment.substring(0, eq).trim(), Integer.parseInt(assignment.substring(eq + 1).trim()));
+        }
+        LOG.log(System.Logger.Level.INFO, "MMIO transport up: " + layout + ", RAM " + machine.guestMemory());
+    }
+
+    @Reference(service = RunOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC,
+            target = "(|(!(" + VirtioDeviceProperties.TRANSPORT + "=*))(" + VirtioDeviceProperties.TRANSPORT + "=mmio))")
+    synchronized void bindDevice(ServiceReference<RunOperations> reference, RunOperations run) {
+        if (!active) {
+            return;
+        }
+        if (!(run instanceof ConfigOperations config) || !(run instanceof LifeCycleOperations lifeCycle)) {
+            LOG.log(System.Logger.Level.WARNING, "device service " + reference
+                    + " does not implement ConfigOperations and LifeCycleOperations; not bound");
+            return;
+        }
+        Object nameProperty = reference.getProperty(VirtioDeviceProperties.DEVICE_NAME);
+        String name = nameProperty instanceof String s && !s.isBlank() ? s : lifeCycle.deviceName();
+        try {
+            MmioDeviceAccess access = machine.bind(name, config, run, lifeCycle);
+            Dictionary<String, Object> props = new Hashtable<>();
+            props.put(MmioProperties.SLOT, access.slot());
+            props.put(MmioProperties.BASE, access.baseAddress());
+            props.put(MmioProperties.SIZE, access.windowSize());
+            props.put(MmioProperties.IRQ, access.irq());
+            props.put(MmioProperties.DEVICE_ID, config.deviceId());
+            props.put(MmioProperties.DEVICE_NAME, name);
+            bound.put(reference, new Bound(name, context.registerService(MmioDeviceAccess.class, access, props)));
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "cannot bind device " + name + " to MMIO", e);
+        }
+    }
+
+    synchronized void unbindDevice(ServiceReference<RunOperations> reference) {
+        Bound b = bound.remove(reference);
+        if (b == null) {
+            return;
+        }
+        try {
+            b.registration().unregister();
+        } catch (IllegalStateException alreadyGone) {
+            // The framework is stopping.
+        }
+        machine.unbind(b.name());
+    }
+
+    @Reference(service = DriverNotificationSink.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC)
+    void bindSink(DriverNotificationSink sink, Map<String, Object> properties) {
+        Object slot = properties.get(MmioProperties.SLOT);
+        Object name = properties.get(MmioProperties.DEVICE_NAME);
+        machine.addSink(sink, slot instanceof Number n ? n.intValue() : null, name instanceof String s ? s : null);
+    }
+
+    void unbindSink(DriverNotificationSink sink) {
+        machine.removeSink(sink);
+    }
+
+    @Deactivate
+    synchronized void deactivate() {
+        active = false;
+        for (ServiceReference<?> reference : List.copyOf(bound.keySet())) {
+            @SuppressWarnings("unchecked")
+            ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) reference;
+            unbindDevice(r);
+        }
+        machine.close();
+    }
+
+    @Override
+    public int read(long address, int width) {
+        return machine.read(address, width);
+    }
+
+    @Override
+    public void write(long address, int width, int value) {
+        machine.write(address, width, value);
+    }
+
+    @Override
+    public GuestMemory guestMemory() {
+        return machine.guestMemory();
+    }
+
+    @Override
+    public MmioLayout layout() {
+        return machine.layout();
+    }
+
+    @Override
+    public MmioDeviceAccess slot(int slot) {
+        return machine.slot(slot);
+    }
+
+    @Override
+    public Optional<MmioDeviceAccess> device(String name) {
+        return machine.device(name);
+    }
+
+    @Override
+    public List<MmioDeviceAccess> boundSlots() {
+        return machine.boundSlots();
+    }
+
+    @Override
+    public long strayAccesses() {
+        return machine.strayAccesses();
+    }
+}
