@@ -34,6 +34,7 @@ public final class MessageChannel implements AutoCloseable {
     private final int[] fds = new int[VhostUserProtocol.MAX_FDS];
     /** Descriptors received for the message being read, not yet owned by a {@link Message}. */
     private int received;
+    private boolean closed;
 
     /**
      * @param socketFd the connected socket; closed by {@link #close()}
@@ -133,8 +134,13 @@ public final class MessageChannel implements AutoCloseable {
         }
     }
 
+    /** Closes the socket; idempotent (a descriptor number closed twice could hit someone else's). */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         Native.closeQuietly(socketFd);
         arena.close();
     }
