@@ -38,6 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  * It also kills QEMU in the middle of I/O and boots again with SeaBIOS on the same back-end.
  *
  * <p>Skipped, with a message saying so, where {@code qemu-system-x86_64} is not installed.
+ * Another QEMU can be chosen with the environment: {@code PERIDOT_QEMU} (the binary),
+ * {@code PERIDOT_QEMU_ARGS} (extra arguments, e.g. {@code -L <its firmware directory>}) and
+ * {@code PERIDOT_QBOOT} (the qboot ROM; default {@code /usr/share/qemu/qboot.rom}).
  * {@code scripts/guest/prepare-guest.sh} fetches the kernel and busybox with apt-get into
  * {@code .cache/guest}.
  */
@@ -60,7 +63,8 @@ class EntropyOverVhostUserIT {
 
     @BeforeAll
     static void prepareGuest() throws Exception {
-        qemu = findOnPath("qemu-system-x86_64");
+        String override = System.getenv("PERIDOT_QEMU");
+        qemu = override != null && !override.isBlank() ? override : findOnPath("qemu-system-x86_64");
         assumeTrue(qemu != null, "qemu-system-x86_64 is not installed: the end-to-end test with a real Linux guest "
                 + "is skipped (Debian: apt-get install qemu-system-x86 busybox-static; .ci/run does this)");
         assumeTrue(findOnPath("apt-get") != null && findOnPath("dpkg-deb") != null,
@@ -140,8 +144,13 @@ class EntropyOverVhostUserIT {
 
     private List<String> qemuCommand(boolean qboot, String append, String... device) {
         List<String> cmd = new ArrayList<>(List.of(qemu, "-M", "microvm"));
-        if (qboot && Files.exists(Path.of("/usr/share/qemu/qboot.rom"))) {
-            cmd.addAll(List.of("-bios", "/usr/share/qemu/qboot.rom"));
+        String extra = System.getenv("PERIDOT_QEMU_ARGS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        Path qbootRom = Path.of(System.getenv().getOrDefault("PERIDOT_QBOOT", "/usr/share/qemu/qboot.rom"));
+        if (qboot && Files.exists(qbootRom)) {
+            cmd.addAll(List.of("-bios", qbootRom.toString()));
         }
         cmd.addAll(List.of("-accel", "tcg", "-m", "256", "-nodefaults", "-no-user-config", "-nographic",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
