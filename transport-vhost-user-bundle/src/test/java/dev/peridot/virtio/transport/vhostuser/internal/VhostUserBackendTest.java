@@ -165,6 +165,32 @@ class VhostUserBackendTest {
     }
 
     @Test
+    void newMemoryTableWhileRingsRunStopsAndResumesThemInPlace() throws Exception {
+        try (TestFrontEnd fe = new TestFrontEnd(socket)) {
+            fe.handshake();
+            fe.startRing(0, FEATURES, 0);
+            fe.send(SET_VRING_NUM, state(1, RING_SIZE));
+            fe.send(SET_VRING_BASE, state(1, 0));
+            fe.send(SET_VRING_ADDR, fe.vringAddr(1));
+            fe.send(SET_VRING_KICK, u64(1), fe.kickFds[1]);
+            assertThat(fe.sendAcked(SET_VRING_ENABLE, state(1, 1))).isZero();
+            post(fe, 0, 8);
+            post(fe, 1, 8);
+            fe.kick(0);
+            fe.kick(1);
+            Await.until(() -> fe.rings[0].usedIdx() == 1 && fe.rings[1].usedIdx() == 1, "both rings used");
+            // Memory hot-plug style: the same RAM again plus a second region.
+            byte[] table = memTable(RAM_GPA, RAM_SIZE, USER_BASE, 0, 0x1_0000_0000L, 0x1000, USER_BASE + RAM_SIZE, 0);
+            assertThat(fe.sendAcked(SET_MEM_TABLE, table, fe.memFd, fe.memFd)).isZero();
+            assertThat(device.isQueueReady(0) && device.isQueueReady(1)).as("restarted over the new table").isTrue();
+            post(fe, 0, 8);
+            fe.kick(0);
+            Await.until(() -> fe.rings[0].usedIdx() == 2, "ring 0 continues where it was");
+            assertThat(fe.rings[0].usedEntry(1).id()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void configSpaceThroughGetConfig() throws Exception {
         try (TestFrontEnd fe = new TestFrontEnd(socket)) {
             fe.handshake();
