@@ -66,7 +66,7 @@ public final class EntropyDeviceComponent {
     private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
 
     @Activate
-    public EntropyDeviceComponent(BundleContext context, Config config, @Reference DefaultOperations defaults) {
+    public EntropyDeviceComponent(BundleContext context, Config config, @Reference(name = "defaults") DefaultOperations defaults) {
         EntropySource source = switch (config.source().trim()) {
             case "secure" -> new SecureRandomSource();
             case "seeded" -> new SeededSource(config.seed());

@@ -21,6 +21,9 @@ import java.util.List;
  * arena is safe while another thread might still touch a segment: that access fails with an
  * exception the core turns into a guest-memory error, never a crash.
  */
+// Restricted FFM methods (downcalls, reinterpret) are the point of this class; the runtime
+// grants native access (--enable-native-access=ALL-UNNAMED, toolchain.md pitfall 3).
+@SuppressWarnings("restricted")
 public final class MemoryTable implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(MemoryTable.class.getName());

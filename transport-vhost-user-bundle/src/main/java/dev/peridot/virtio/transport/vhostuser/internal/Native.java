@@ -24,6 +24,9 @@ import java.nio.charset.StandardCharsets;
  * Calls that are on a hot path ({@link #signalEventFd}, {@link #drainEventFd}, {@link #poll})
  * take caller-owned buffers and allocate nothing.
  */
+// Restricted FFM methods (downcalls, reinterpret) are the point of this class; the runtime
+// grants native access (--enable-native-access=ALL-UNNAMED, toolchain.md pitfall 3).
+@SuppressWarnings("restricted")
 public final class Native {
 
     /** {@code AF_UNIX}. */

@@ -21,6 +21,9 @@ import java.util.List;
  * "user addresses" are made up ({@link #USER_BASE}), so a back-end that forgot to translate
  * them would fail.
  */
+// Restricted FFM methods (downcalls, reinterpret) are the point of this class; the runtime
+// grants native access (--enable-native-access=ALL-UNNAMED, toolchain.md pitfall 3).
+@SuppressWarnings("restricted")
 public final class TestFrontEnd implements AutoCloseable {
 
     public static final long RAM_GPA = 0x10_0000L;

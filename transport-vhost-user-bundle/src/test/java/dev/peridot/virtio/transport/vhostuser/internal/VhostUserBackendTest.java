@@ -191,6 +191,21 @@ class VhostUserBackendTest {
     }
 
     @Test
+    void closingTheBackendWhileAFrontEndIsConnectedEndsTheConnectionAndDetaches() throws Exception {
+        try (TestFrontEnd fe = new TestFrontEnd(socket)) {
+            fe.handshake();
+            fe.startRing(0, FEATURES, 0);
+            long start = System.nanoTime();
+            backend.close();
+            assertThat((System.nanoTime() - start) / 1_000_000).as("close does not hang on a silent front-end")
+                    .isLessThan(5_000);
+            assertThat(device.isAttached()).isFalse();
+            assertThat(fe.closedByBackend(5_000)).isTrue();
+            assertThat(Files.exists(Path.of(socket))).isFalse();
+        }
+    }
+
+    @Test
     void configSpaceThroughGetConfig() throws Exception {
         try (TestFrontEnd fe = new TestFrontEnd(socket)) {
             fe.handshake();
