@@ -88,6 +88,10 @@ final class ConsoleGuest {
     boolean answerPortReady = true;
     boolean answerConsolePort = true;
     boolean keepReceived = true;
+    /** If set, receives each port's input instead of {@link GuestPort#received}. */
+    java.util.function.BiConsumer<Integer, byte[]> receiveSink;
+    /** If set, the size of each (re-)posted receive buffer. */
+    java.util.function.IntSupplier receiveSize;
 
     ConsoleGuest(VirtioMmioDriver driver) {
         this.driver = driver;
@@ -146,9 +150,13 @@ final class ConsoleGuest {
     void fillReceive(int port) {
         DriverQueue q = queues.get(ConsoleDevice.receiveQueue(port));
         for (int i = 0; i < receiveBuffers && q.inFlight() < q.size(); i++) {
-            q.addInbound(receiveBufferSize);
+            q.addInbound(nextReceiveSize());
         }
         q.kick();
+    }
+
+    private int nextReceiveSize() {
+        return receiveSize == null ? receiveBufferSize : receiveSize.getAsInt();
     }
 
     // ------------------------------------------------------------------ control
@@ -212,12 +220,12 @@ final class ConsoleGuest {
                 for (DriverQueue.Completion c : done) {
                     if (p != null) {
                         p.receivedTotal += c.length();
-                        if (keepReceived) {
+                        if (receiveSink != null) {
+                            receiveSink.accept(port, c.data());
+                        } else if (keepReceived) {
                             p.received.write(c.data(), 0, c.data().length);
                         }
-                    }
-                    if (p != null) {
-                        queue.addInbound(receiveBufferSize); // Linux re-adds each receive buffer.
+                        queue.addInbound(nextReceiveSize()); // Linux re-adds each receive buffer.
                     }
                 }
                 queue.kick();
