@@ -767,6 +767,7 @@ public abstract class VirtioDevice implements RunOperations, LifeCycleOperations
             return;
         }
         access.halt();
+        slot.stoppedNextAvail = access.nextAvail();
         guarded(() -> onQueueStopped(slot.index), "onQueueStopped");
         boolean wasReset = slot.resetRequested;
         slot.access = null;
@@ -843,19 +844,18 @@ public abstract class VirtioDevice implements RunOperations, LifeCycleOperations
         if (slot == null) {
             return 0;
         }
-        int[] position = {slot.resumeNextAvail < 0 ? 0 : slot.resumeNextAvail};
         processingLock.lock();
         try {
-            SplitVirtqueue access = slot.access;
-            if (access != null) {
-                position[0] = access.nextAvail();
+            if (slot.access != null) {
                 slot.stopRequested = true;
                 completeQueueStop(slot);
             }
+            // Already stopped: where it stopped, else where it would resume, else the start.
+            int stopped = slot.stoppedNextAvail;
+            return stopped >= 0 ? stopped : Math.max(0, slot.resumeNextAvail);
         } finally {
             processingLock.unlock();
         }
-        return position[0];
     }
 
     // ---------------------------------------------------------------- errors

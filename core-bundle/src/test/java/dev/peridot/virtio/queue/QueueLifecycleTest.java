@@ -174,6 +174,27 @@ class QueueLifecycleTest {
     }
 
     @Test
+    @DisplayName("stopQueue (vhost-user GET_VRING_BASE) reports where the ring stopped, also after QueueReady=0; a resume continues there")
+    void stopQueueReportsTheRingPosition() {
+        rig.bringUp(Rig.ALL_CORE, 8);
+        DriverRing tx = rig.ring(1);
+        for (int i = 0; i < 3; i++) {
+            tx.post(Buffer.readable(rig.buffer(new byte[] {(byte) i}), 1));
+        }
+        rig.device.notifyQueue(1);
+        rig.awaitUsed(1, 3);
+        assertThat(rig.device.stopQueue(1)).isEqualTo(3);
+        assertThat(rig.device.stopQueue(1)).as("asked again").isEqualTo(3);
+        rig.device.setQueueNextAvail(1, 3);
+        rig.device.setQueueReady(1, true);
+        tx.post(Buffer.readable(rig.buffer(new byte[] {9}), 1));
+        rig.device.notifyQueue(1);
+        rig.awaitUsed(1, 4);
+        rig.device.setQueueReady(1, false);
+        assertThat(rig.device.stopQueue(1)).as("after a plain QueueReady=0").isEqualTo(4);
+    }
+
+    @Test
     @DisplayName("MMIO-27: a configured but not enabled queue is never accessed")
     void disabledQueueIsNotAccessed() {
         rig.negotiate(Rig.VERSION_1);

@@ -39,6 +39,8 @@ public final class QueueSlot {
     public volatile int areasWritten;
     /** Ring position to resume from at the next enable, or -1 to start at 0 (vhost-user SET_VRING_BASE). */
     public volatile int resumeNextAvail = -1;
+    /** Where the device stopped reading the available ring when the queue last stopped, or -1. */
+    public volatile int stoppedNextAvail = -1;
 
     /** The enabled queue, or null. */
     public volatile SplitVirtqueue access;
@@ -76,5 +78,6 @@ public final class QueueSlot {
         deviceArea = 0;
         areasWritten = 0;
         resumeNextAvail = -1;
+        stoppedNextAvail = -1;
     }
 }

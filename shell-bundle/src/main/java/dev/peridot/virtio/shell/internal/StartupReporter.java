@@ -1,0 +1,119 @@
+package dev.peridot.virtio.shell.internal;
+
+import dev.peridot.virtio.device.LifeCycleOperations;
+import dev.peridot.virtio.device.VirtioDeviceProperties;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+
+/**
+ * Prints one line when the runtime is ready — the devices bound and how long start-up took,
+ * measured from the launch command ({@value #LAUNCH_EPOCH_MILLIS}, set by the ./peridot script)
+ * or else from the JVM's start — and one line whenever a device comes or goes later (hot
+ * deploy). "Ready" means no device came or went for {@value #QUIET_MILLIS} ms.
+ */
+@Component(immediate = true)
+public final class StartupReporter {
+
+    public static final String LAUNCH_EPOCH_MILLIS = "peridot.launch.epoch.millis";
+    static final long QUIET_MILLIS = 150;
+
+    private static volatile String readyLine = "";
+
+    private final BundleContext context;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "peridot-startup-report");
+        t.setDaemon(true);
+        return t;
+    });
+    private final List<String> events = new ArrayList<>();
+    private ScheduledFuture<?> pending;
+    private boolean reported;
+    private volatile boolean active = true;
+
+    @Activate
+    public StartupReporter(BundleContext context) {
+        this.context = context;
+        schedule();
+    }
+
+    @Reference(service = LifeCycleOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC)
+    synchronized void bindDevice(ServiceReference<LifeCycleOperations> ref) {
+        events.add("+" + ref.getProperty(VirtioDeviceProperties.DEVICE_NAME));
+        schedule();
+    }
+
+    synchronized void unbindDevice(ServiceReference<LifeCycleOperations> ref) {
+        events.add("-" + ref.getProperty(VirtioDeviceProperties.DEVICE_NAME));
+        schedule();
+    }
+
+    private synchronized void schedule() {
+        if (timer == null || !active) {
+            return;
+        }
+        if (pending != null) {
+            pending.cancel(false);
+        }
+        pending = timer.schedule(this::report, QUIET_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void report() {
+        if (!active) {
+            return;
+        }
+        List<String> lines = new ArrayList<>();
+        VirtioCommands commands = new VirtioCommands(context);
+        for (VirtioCommands.DeviceRow row : commands.list().data()) {
+            lines.add(String.format("%s (%s, %s%s)", row.name(), row.type(), row.transport(),
+                    row.slot() >= 0 ? " slot " + row.slot() : ""));
+        }
+        String devices = lines.isEmpty() ? "no devices" : String.join(", ", lines);
+        if (!reported) {
+            reported = true;
+            long startedAt = launchMillis();
+            long elapsed = System.currentTimeMillis() - startedAt - QUIET_MILLIS;
+            readyLine = String.format("; ready %d ms after launch", elapsed);
+            System.out.printf("Peridot Virtio ready in %d ms: %s%n", elapsed, devices);
+        } else {
+            System.out.printf("Peridot Virtio devices changed (%s): %s%n", String.join(" ", events), devices);
+        }
+        events.clear();
+        System.out.flush();
+    }
+
+    private static long launchMillis() {
+        String launch = System.getProperty(LAUNCH_EPOCH_MILLIS);
+        if (launch != null) {
+            try {
+                return Long.parseLong(launch.trim());
+            } catch (NumberFormatException ignored) {
+                // Fall back to the JVM's start.
+            }
+        }
+        return ManagementFactory.getRuntimeMXBean().getStartTime();
+    }
+
+    static String readyLine() {
+        return readyLine;
+    }
+
+    @Deactivate
+    void deactivate() {
+        active = false;
+        timer.shutdownNow();
+    }
+}
