@@ -43,9 +43,14 @@ public final class StartupReporter {
     private boolean reported;
     private volatile boolean active = true;
 
+    private final org.osgi.framework.ServiceListener anyService = event -> schedule();
+
     @Activate
     public StartupReporter(BundleContext context) {
         this.context = context;
+        // Any service coming or going (configurations turning into components) restarts the
+        // quiet period, so "ready" means File Install has applied etc/ and the deploy folder.
+        context.addServiceListener(anyService);
         schedule();
     }
 
@@ -75,6 +80,10 @@ public final class StartupReporter {
         if (!active) {
             return;
         }
+        if (context.getBundle(0).getState() != org.osgi.framework.Bundle.ACTIVE) {
+            schedule(); // The framework is still starting bundles.
+            return;
+        }
         List<String> lines = new ArrayList<>();
         VirtioCommands commands = new VirtioCommands(context);
         for (VirtioCommands.DeviceRow row : commands.list().data()) {
@@ -89,7 +98,9 @@ public final class StartupReporter {
             readyLine = String.format("; ready %d ms after launch", elapsed);
             System.out.printf("Peridot Virtio ready in %d ms: %s%n", elapsed, devices);
         } else {
-            System.out.printf("Peridot Virtio devices changed (%s): %s%n", String.join(" ", events), devices);
+            if (!events.isEmpty()) {
+                System.out.printf("Peridot Virtio devices changed (%s): %s%n", String.join(" ", events), devices);
+            }
         }
         events.clear();
         System.out.flush();
@@ -114,6 +125,7 @@ public final class StartupReporter {
     @Deactivate
     void deactivate() {
         active = false;
+        context.removeServiceListener(anyService);
         timer.shutdownNow();
     }
 }
