@@ -442,15 +442,21 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
         }
     }
 
-    /** Worker: host to guest, while there is input and the guest has the port open. */
+    /**
+     * Worker: host to guest, while there is input and the guest has the port open. Input is
+     * copied into the chains first and removed from the port's buffer only once the used
+     * entries are published: a reset or queue stop that halts the queue in the middle of a pass
+     * leaves the input buffered for the next driver instead of losing it.
+     */
     private void receive(Port port, VirtqueueAccess queue) {
         if (!port.guestOpen) {
             return; // Input waits until the guest opens the port (CON-33).
         }
         int budget = MAX_CHAINS_PER_PASS;
-        long bytes = 0;
+        long copied = 0;
         boolean more = false;
-        while (port.toGuest.size() > 0) {
+        int buffered = port.toGuest.size();
+        while (copied < buffered) {
             if (budget-- <= 0) {
                 more = true;
                 break;
@@ -465,20 +471,31 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
                 queue.addUsed(chain, 0); // CON-19: the input waits for the next buffer.
                 continue;
             }
-            int n = port.toGuest.toGuest(chain, (int) Math.min(room, Integer.MAX_VALUE));
+            int n = port.toGuest.copyToGuest(chain, copied, (int) Math.min(room, Integer.MAX_VALUE));
             if (n < 0) {
-                return; // Guest memory failed: the queue reported it.
+                return; // Guest memory failed: the queue reported it; the input stays buffered.
             }
             queue.addUsed(chain, n);
-            bytes += n;
+            copied += n;
+        }
+        if (!stillEnabled(queue)) {
+            return; // Halted by a reset or stop before publication: the driver sees none of it; keep the input.
         }
         queue.flushUsed();
-        if (bytes > 0) {
-            port.bytesToGuest += bytes;
+        // If a reset raced with the publication the entries were most likely published (the halt
+        // comes after the flag that stillEnabled reads): the input counts as delivered.
+        if (copied > 0) {
+            port.toGuest.consume(copied);
+            port.bytesToGuest += copied;
         }
         if (more) {
             requestProcessing(queue.index());
         }
+    }
+
+    /** Worker: whether {@code queue} is still the enabled, healthy queue of a live device (no reset, stop or fault pending). */
+    private boolean stillEnabled(VirtqueueAccess queue) {
+        return isLive() && queue(queue.index()) == queue && !queue.isBroken();
     }
 
     // ------------------------------------------------------------------ control protocol (worker)

@@ -233,17 +233,20 @@ public final class ByteRing {
     // ------------------------------------------------------------------ consumers
 
     /**
-     * Worker: moves up to {@code max} bytes into the writable part of {@code chain} (from its
-     * offset 0). Returns the bytes written, or -1 if guest memory failed.
+     * Worker: copies up to {@code max} bytes, starting {@code skip} bytes after the head, into
+     * the writable part of {@code chain} (from its offset 0) without removing them;
+     * {@link #consume} removes them once the driver can see the chain. Returns the bytes
+     * copied, or -1 if guest memory failed.
      */
-    public int toGuest(DescriptorChain chain, int max) {
+    public int copyToGuest(DescriptorChain chain, long skip, int max) {
         lock.lock();
         try {
-            int n = (int) Math.min(max, tail - head);
+            int n = (int) Math.min(max, tail - head - skip);
             if (n <= 0) {
                 return 0;
             }
-            int at = (int) (head % capacity);
+            long from = head + skip;
+            int at = (int) (from % capacity);
             int first = Math.min(n, capacity - at);
             if (chain.write(0, buffer, at, first) != first) {
                 return -1;
@@ -251,10 +254,20 @@ public final class ByteRing {
             if (first < n && chain.write(first, buffer, 0, n - first) != n - first) {
                 return -1;
             }
-            head += n;
-            totalOut += n;
-            notFull.signalAll();
             return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Worker: removes {@code n} bytes from the head (after {@link #copyToGuest}). */
+    public void consume(long n) {
+        lock.lock();
+        try {
+            long k = Math.min(n, tail - head);
+            head += k;
+            totalOut += k;
+            notFull.signalAll();
         } finally {
             lock.unlock();
         }
