@@ -40,13 +40,17 @@ public interface VirtqueueAccess {
      * Publishes the used entries added since the last flush (used idx, release order, spec
      * 2.7.13) and sends a used buffer notification if the driver asked for one (2.7.7.2,
      * including VIRTIO_F_EVENT_IDX with 16-bit wrap-around).
+     *
+     * @return whether the driver can see every entry added so far; false once the queue has
+     *         stopped (a reset, a queue reset or DEVICE_NEEDS_RESET came first), in which case
+     *         the entries were not published and a device should treat the data as not delivered
      */
-    void flushUsed();
+    boolean flushUsed();
 
-    /** {@link #addUsed} and {@link #flushUsed} of one chain. */
-    default void push(DescriptorChain chain, int writtenLength) {
+    /** {@link #addUsed} and {@link #flushUsed} of one chain; returns what {@link #flushUsed} returns. */
+    default boolean push(DescriptorChain chain, int writtenLength) {
         addUsed(chain, writtenLength);
-        flushUsed();
+        return flushUsed();
     }
 
     /** The number of chains popped and not yet pushed. */

@@ -54,7 +54,7 @@ public class ConsoleWiringIT extends PeridotTestSupport {
         assertEquals(3, window.read(MmioRegisters.DEVICE_ID, 4));
         assertEquals(MmioRegisters.MAGIC, bus.read(bus.layout().base(slot), 4));
 
-        VirtioConsole console = console("wire0");
+        VirtioConsole console = await(VirtioConsole.class, named("wire0"));
         try (Guest guest = guest(window, 1)) {
             List<DriverQueue> queues = guest.driver.initialize(FeatureSet.of(0, 29, 32), 2, 64);
             assertEquals(0x0F, guest.driver.status() & 0x0F);

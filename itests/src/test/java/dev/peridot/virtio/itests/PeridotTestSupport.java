@@ -5,8 +5,6 @@ import static org.ops4j.pax.exam.CoreOptions.frameworkStartLevel;
 import static org.ops4j.pax.exam.CoreOptions.junitBundles;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
-import dev.peridot.virtio.console.ConsoleConstants;
-import dev.peridot.virtio.console.VirtioConsole;
 import dev.peridot.virtio.device.VirtioDeviceProperties;
 import dev.peridot.virtio.testkit.GuestRamAllocator;
 import dev.peridot.virtio.testkit.VirtioMmioDriver;
@@ -38,8 +36,19 @@ import org.osgi.service.cm.ConfigurationAdmin;
  * (runtime/target/peridot/bundles, start levels 1 to 3; no File Install and no interactive
  * shell), and helpers to create devices through Configuration Admin and drive them with the
  * test kit.
+ *
+ * <p>This class must not load console API classes: a test that uninstalls the console bundle
+ * would otherwise keep the probe wired to the old revision. Tests that use the
+ * {@code VirtioConsole} service reference it themselves.
  */
 public abstract class PeridotTestSupport {
+
+    /** {@code ConsoleConstants.CONSOLE_FACTORY_PID}, spelled out so that this class does not load the console API. */
+    protected static final String CONSOLE_PID = "dev.peridot.virtio.console";
+    /** {@code ConsoleConstants.PORT_FACTORY_PID}. */
+    protected static final String PORT_PID = "dev.peridot.virtio.console.port";
+    /** The console bundle. */
+    protected static final String CONSOLE_BUNDLE = "dev.peridot.virtio.console";
 
     protected static final long TIMEOUT_MILLIS = 10_000;
 
@@ -143,7 +152,7 @@ public abstract class PeridotTestSupport {
 
     /** Creates a console device through Configuration Admin (factory PID, key-value pairs). */
     protected Configuration createConsole(String name, Object... keyValues) throws IOException {
-        Configuration c = configurationAdmin.createFactoryConfiguration(ConsoleConstants.CONSOLE_FACTORY_PID, "?");
+        Configuration c = configurationAdmin.createFactoryConfiguration(CONSOLE_PID, "?");
         Dictionary<String, Object> props = new Hashtable<>();
         props.put("name", name);
         for (int i = 0; i < keyValues.length; i += 2) {
@@ -155,18 +164,14 @@ public abstract class PeridotTestSupport {
 
     /** Creates a port of console {@code console} through Configuration Admin. */
     protected Configuration createPort(String console, Object... keyValues) throws IOException {
-        Configuration c = configurationAdmin.createFactoryConfiguration(ConsoleConstants.PORT_FACTORY_PID, "?");
+        Configuration c = configurationAdmin.createFactoryConfiguration(PORT_PID, "?");
         Dictionary<String, Object> props = new Hashtable<>();
-        props.put(ConsoleConstants.PORT_CONSOLE_TARGET, ConsoleConstants.consoleTarget(console));
+        props.put("console.target", named(console));
         for (int i = 0; i < keyValues.length; i += 2) {
             props.put((String) keyValues[i], keyValues[i + 1]);
         }
         c.update(props);
         return c;
-    }
-
-    protected VirtioConsole console(String name) throws InterruptedException {
-        return await(VirtioConsole.class, named(name));
     }
 
     protected MmioDeviceAccess window(String name) throws InterruptedException {
@@ -205,5 +210,43 @@ public abstract class PeridotTestSupport {
     /** Live threads whose name starts with {@code prefix}. */
     protected static long threads(String prefix) {
         return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith(prefix)).count();
+    }
+
+    /** All live threads. */
+    protected static int liveThreads() {
+        return Thread.getAllStackTraces().size();
+    }
+
+    /** Waits until the live thread count is at most {@code expected}; returns the last count seen. */
+    protected static int awaitThreads(int expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MILLIS);
+        int now;
+        while ((now = liveThreads()) > expected && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        return now;
+    }
+
+    /** Refreshes the framework's package wiring (after an uninstall) and waits until it is done. */
+    protected void refreshPackages() throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        context.getBundle(0).adapt(org.osgi.framework.wiring.FrameworkWiring.class)
+                .refreshBundles(null, event -> done.countDown());
+        if (!done.await(TIMEOUT_MILLIS, TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("package refresh did not finish");
+        }
+    }
+
+    /** Brings a guest up on the named device's window and sends one buffer; the device is usable. */
+    protected void provesUsable(String name, int ramSlice) throws InterruptedException {
+        MmioDeviceAccess window = window(name);
+        try (Guest guest = guest(window, ramSlice)) {
+            java.util.List<dev.peridot.virtio.testkit.DriverQueue> queues =
+                    guest.driver.initialize(dev.peridot.virtio.feature.FeatureSet.of(32), 2, 64);
+            queues.get(1).addOutbound("usable".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            queues.get(1).kick();
+            guest.driver.awaitCompletions(queues.get(1), 1, TIMEOUT_MILLIS);
+            guest.driver.reset();
+        }
     }
 }

@@ -478,12 +478,9 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
             queue.addUsed(chain, n);
             copied += n;
         }
-        if (!stillEnabled(queue)) {
-            return; // Halted by a reset or stop before publication: the driver sees none of it; keep the input.
+        if (!queue.flushUsed()) {
+            return; // Halted by a reset, stop or fault before publication: the driver sees none of it; keep the input.
         }
-        queue.flushUsed();
-        // If a reset raced with the publication the entries were most likely published (the halt
-        // comes after the flag that stillEnabled reads): the input counts as delivered.
         if (copied > 0) {
             port.toGuest.consume(copied);
             port.bytesToGuest += copied;
@@ -491,11 +488,6 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
         if (more) {
             requestProcessing(queue.index());
         }
-    }
-
-    /** Worker: whether {@code queue} is still the enabled, healthy queue of a live device (no reset, stop or fault pending). */
-    private boolean stillEnabled(VirtqueueAccess queue) {
-        return isLive() && queue(queue.index()) == queue && !queue.isBroken();
     }
 
     // ------------------------------------------------------------------ control protocol (worker)

@@ -19,6 +19,7 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
@@ -145,62 +146,97 @@ public final class ConsoleDeviceComponent {
     }
 
     private final BundleContext context;
-    private final ConsoleDevice device;
-    private final FeatureOperations features;
-    private final Hashtable<String, Object> serviceProperties = new Hashtable<>();
+    private final DefaultOperations defaults;
     private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private ConsoleDevice device;
+    private FeatureOperations features;
+    private Hashtable<String, Object> serviceProperties;
+    private ConsoleOptions options;
+    private String transport;
     private boolean active = true;
 
     @Activate
     public ConsoleDeviceComponent(BundleContext context, Map<String, Object> properties,
                                   @Reference DefaultOperations defaults) {
         this.context = context;
-        ConsoleOptions options = ConfigReader.console(properties);
-        String transport = new ConfigReader(properties).string("transport", "mmio");
-        device = new ConsoleDevice(options, defaults::configOperations);
-        features = defaults.featureOperations(device, List.of(ConsoleFeature.values()));
-        serviceProperties.put(VirtioDeviceProperties.DEVICE_NAME, device.deviceName());
-        serviceProperties.put(VirtioDeviceProperties.DEVICE_ID, ConsoleDevice.DEVICE_ID);
-        serviceProperties.put(VirtioDeviceProperties.TRANSPORT, transport);
-        if (!device.port0Presentable().isDone()) {
-            LOG.log(System.Logger.Level.INFO, "console " + device.deviceName() + " waits for a client on "
-                    + device.port(0).map(p -> p.backendDescription()).orElse("port 0"));
-        }
-        device.port0Presentable().thenRun(this::register);
+        this.defaults = defaults;
+        start(properties);
     }
 
-    private synchronized void register() {
-        if (!active || !registrations.isEmpty()) {
+    /** Builds the device from the configuration and registers it once port 0 may be presented. */
+    private synchronized void start(Map<String, Object> properties) {
+        options = ConfigReader.console(properties);
+        transport = new ConfigReader(properties).string("transport", "mmio");
+        ConsoleDevice created = new ConsoleDevice(options, defaults::configOperations);
+        device = created;
+        features = defaults.featureOperations(created, List.of(ConsoleFeature.values()));
+        serviceProperties = new Hashtable<>();
+        serviceProperties.put(VirtioDeviceProperties.DEVICE_NAME, created.deviceName());
+        serviceProperties.put(VirtioDeviceProperties.DEVICE_ID, ConsoleDevice.DEVICE_ID);
+        serviceProperties.put(VirtioDeviceProperties.TRANSPORT, transport);
+        if (!created.port0Presentable().isDone()) {
+            LOG.log(System.Logger.Level.INFO, "console " + created.deviceName() + " waits for a client on "
+                    + created.port(0).map(p -> p.backendDescription()).orElse("port 0"));
+        }
+        created.port0Presentable().thenRun(() -> register(created));
+    }
+
+    /**
+     * A configuration update. File Install, for one, adds its own property right after creating
+     * a configuration: a change that leaves the device's options and transport as they are keeps
+     * the device (and the guest's driver) running; any other change rebuilds it, which the
+     * transport sees as the device going away and coming back.
+     */
+    @Modified
+    synchronized void modified(Map<String, Object> properties) {
+        ConsoleOptions updated = ConfigReader.console(properties);
+        String updatedTransport = new ConfigReader(properties).string("transport", "mmio");
+        if (updated.equals(options) && updatedTransport.equals(transport)) {
             return;
         }
+        LOG.log(System.Logger.Level.INFO, "console " + device.deviceName() + ": configuration changed, rebuilding");
+        stop();
+        start(properties);
+    }
+
+    private synchronized void register(ConsoleDevice created) {
+        if (!active || created != device || !registrations.isEmpty()) {
+            return;
+        }
+        Hashtable<String, Object> props = new Hashtable<>(serviceProperties);
+        created.port(0).filter(p -> p.backendType().equals("tcp") || p.backendType().equals("unix"))
+                .ifPresent(p -> props.put("peridot.endpoint", created.deviceName() + " port 0: " + p.backendDescription()));
         registrations.add(context.registerService(new String[] {RunOperations.class.getName(),
                 LifeCycleOperations.class.getName(), ConfigOperations.class.getName(), VirtioConsole.class.getName()},
-                device, serviceProperties));
+                created, props));
         registrations.add(context.registerService(FeatureOperations.class, features, serviceProperties));
-        LOG.log(System.Logger.Level.INFO, "console " + device.deviceName() + " registered for transport "
-                + serviceProperties.get(VirtioDeviceProperties.TRANSPORT) + ": " + device.maxPorts() + " port(s), features "
-                + features.offeredFeatures() + ", port 0 " + device.port(0).map(p -> p.backendDescription()).orElse("?"));
+        LOG.log(System.Logger.Level.INFO, "console " + created.deviceName() + " registered for transport "
+                + serviceProperties.get(VirtioDeviceProperties.TRANSPORT) + ": " + created.maxPorts() + " port(s), features "
+                + features.offeredFeatures() + ", port 0 " + created.port(0).map(p -> p.backendDescription()).orElse("?"));
+    }
+
+    /** Unregisters the services (the transport unbinds the device) and closes the device. */
+    private synchronized void stop() {
+        for (ServiceRegistration<?> registration : registrations) {
+            try {
+                registration.unregister();
+            } catch (IllegalStateException e) {
+                // Already unregistered because the bundle is stopping.
+            }
+        }
+        registrations.clear();
+        device.detach(); // Normally the transport has detached it already; detach is idempotent.
+        device.close();
     }
 
     /** The device (for inspection and tests). */
-    public ConsoleDevice device() {
+    public synchronized ConsoleDevice device() {
         return device;
     }
 
     @Deactivate
-    void deactivate() {
-        synchronized (this) {
-            active = false;
-            for (ServiceRegistration<?> registration : registrations) {
-                try {
-                    registration.unregister();
-                } catch (IllegalStateException e) {
-                    // Already unregistered because the bundle is stopping.
-                }
-            }
-            registrations.clear();
-        }
-        device.detach(); // Normally the transport has detached it already; detach is idempotent.
-        device.close();
+    synchronized void deactivate() {
+        active = false;
+        stop();
     }
 }

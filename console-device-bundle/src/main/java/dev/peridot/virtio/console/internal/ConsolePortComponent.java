@@ -100,10 +100,19 @@ public final class ConsolePortComponent {
     public ConsolePortComponent(Map<String, Object> properties,
                                 @Reference(name = "console", target = "(virtio.device.name=console0)") VirtioConsole console) {
         this.console = console;
-        PortSpec spec = new ConfigReader(properties).port(PortSpec.AUTO_ID, false);
-        this.id = console.addPort(spec);
-        LOG.log(System.Logger.Level.INFO, console.deviceName() + ": port " + id + " from configuration "
-                + properties.get("service.pid"));
+        int added = -1;
+        try {
+            PortSpec spec = new ConfigReader(properties).port(PortSpec.AUTO_ID, false);
+            added = console.addPort(spec);
+            LOG.log(System.Logger.Level.INFO, console.deviceName() + ": port " + added + " from configuration "
+                    + properties.get("service.pid"));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // A configuration the console cannot take (no MULTIPORT, id taken, bad backend): say so
+            // once, clearly, and stay inactive rather than failing the component with a stack trace.
+            LOG.log(System.Logger.Level.WARNING, console.deviceName() + ": port configuration "
+                    + properties.get("service.pid") + " not added: " + e.getMessage());
+        }
+        this.id = added;
     }
 
     /** The port number this component added. */
@@ -113,6 +122,9 @@ public final class ConsolePortComponent {
 
     @Deactivate
     void deactivate() {
+        if (id < 0) {
+            return;
+        }
         try {
             console.removePort(id);
         } catch (RuntimeException e) {

@@ -437,9 +437,12 @@ public final class SplitVirtqueue implements VirtqueueAccess {
     }
 
     @Override
-    public void flushUsed() {
-        if (usedIdx == publishedUsed || halted) {
-            return;
+    public boolean flushUsed() {
+        if (halted) {
+            return false; // Entries added (or ignored) since the halt are not visible to the driver.
+        }
+        if (usedIdx == publishedUsed) {
+            return true;
         }
         int old = publishedUsed;
         int now = usedIdx;
@@ -459,6 +462,7 @@ public final class SplitVirtqueue implements VirtqueueAccess {
             slot.notificationsSent++;
             notifier.usedBuffer(index);
         }
+        return true;
     }
 
     private SplitDescriptorChain takeChain() {

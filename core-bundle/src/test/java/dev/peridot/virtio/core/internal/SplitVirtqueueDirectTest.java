@@ -130,6 +130,23 @@ class SplitVirtqueueDirectTest {
     }
 
     @Test
+    @DisplayName("flushUsed says whether the driver can see the entries: false once the queue halted before publication")
+    void flushReportsPublication() {
+        SplitVirtqueue q = queue(false, false);
+        long buf = buffer("ab");
+        ring.post(Buffer.readable(buf, 1));
+        ring.post(Buffer.readable(buf + 1, 1));
+        assertThat(q.flushUsed()).as("nothing pending").isTrue();
+        q.addUsed(q.pop(), 0);
+        assertThat(q.flushUsed()).isTrue();
+        assertThat(ring.usedIdx()).isEqualTo(1);
+        q.addUsed(q.pop(), 0);
+        q.halt();
+        assertThat(q.flushUsed()).as("halted between add and flush").isFalse();
+        assertThat(ring.usedIdx()).isEqualTo(1);
+    }
+
+    @Test
     @DisplayName("SPLIT-39: the used length is clamped to the writable length")
     void usedLengthIsClamped() {
         SplitVirtqueue q = queue(false, false);

@@ -15,6 +15,7 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.util.tracker.ServiceTracker;
@@ -34,7 +35,7 @@ public final class DemoGuestComponent {
 
     private final BundleContext context;
     private final MmioBus bus;
-    private final DemoGuestConfig config;
+    private DemoGuestConfig config;
     private ServiceTracker<MmioDeviceAccess, MmioDeviceAccess> tracker;
     private DemoGuest guest;
     private Thread thread;
@@ -49,6 +50,10 @@ public final class DemoGuestComponent {
             LOG.log(System.Logger.Level.INFO, "[demo guest] disabled in configuration");
             return;
         }
+        openTracker();
+    }
+
+    private synchronized void openTracker() {
         String filter = "(&(objectClass=" + MmioDeviceAccess.class.getName() + ")(" + MmioProperties.DEVICE_NAME
                 + "=" + config.device_name() + "))";
         try {
@@ -111,8 +116,36 @@ public final class DemoGuestComponent {
         sink = null;
     }
 
+    /**
+     * A configuration update that changes nothing of the demo guest's settings (File Install adds
+     * its own property after creating the configuration) keeps it running; DS cannot do that by
+     * itself, so a real change is made by restarting the guest with the new settings.
+     */
+    @Modified
+    synchronized void modified(DemoGuestConfig updated) {
+        if (sameSettings(updated, config)) {
+            return;
+        }
+        LOG.log(System.Logger.Level.INFO, "[demo guest] configuration changed; restarting it");
+        config = updated;
+        if (tracker != null) {
+            tracker.close();
+            tracker = null;
+        }
+        stopGuest(true);
+        if (updated.enabled()) {
+            openTracker();
+        }
+    }
+
+    private static boolean sameSettings(DemoGuestConfig a, DemoGuestConfig b) {
+        return a.enabled() == b.enabled() && a.device_name().equals(b.device_name()) && a.ram_offset_mb() == b.ram_offset_mb()
+                && a.ram_size_mb() == b.ram_size_mb() && a.receive_buffers() == b.receive_buffers()
+                && a.buffer_size() == b.buffer_size();
+    }
+
     @Deactivate
-    void deactivate() {
+    synchronized void deactivate() {
         if (tracker != null) {
             tracker.close();
         }

@@ -28,6 +28,8 @@ import org.osgi.service.component.annotations.ReferencePolicy;
 public final class StartupReporter {
 
     public static final String LAUNCH_EPOCH_MILLIS = "peridot.launch.epoch.millis";
+    /** A service property a device sets to tell the user where to reach it. */
+    public static final String ENDPOINT = "peridot.endpoint";
     static final long QUIET_MILLIS = 150;
 
     private static volatile String readyLine = "";
@@ -97,6 +99,9 @@ public final class StartupReporter {
             long elapsed = System.currentTimeMillis() - startedAt - QUIET_MILLIS;
             readyLine = String.format("; ready %d ms after launch", elapsed);
             System.out.printf("Peridot Virtio ready in %d ms: %s%n", elapsed, devices);
+            for (String endpoint : endpoints()) {
+                System.out.println("  " + endpoint);
+            }
         } else {
             if (!events.isEmpty()) {
                 System.out.printf("Peridot Virtio devices changed (%s): %s%n", String.join(" ", events), devices);
@@ -104,6 +109,28 @@ public final class StartupReporter {
         }
         events.clear();
         System.out.flush();
+    }
+
+    /**
+     * What services announce to the user with the property {@value #ENDPOINT} (for example
+     * "console0 port 0: tcp server 127.0.0.1:40321"), with a hint how to reach a TCP endpoint.
+     */
+    private List<String> endpoints() {
+        List<String> result = new ArrayList<>();
+        try {
+            ServiceReference<?>[] refs = context.getAllServiceReferences(null, "(" + ENDPOINT + "=*)");
+            if (refs != null) {
+                for (ServiceReference<?> ref : refs) {
+                    String endpoint = String.valueOf(ref.getProperty(ENDPOINT));
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("tcp server ([0-9.]+):(\\d+)").matcher(endpoint);
+                    result.add(m.find() ? endpoint + "   (try: nc " + m.group(1) + " " + m.group(2) + ")" : endpoint);
+                }
+            }
+        } catch (org.osgi.framework.InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        result.sort(null);
+        return result;
     }
 
     private static long launchMillis() {

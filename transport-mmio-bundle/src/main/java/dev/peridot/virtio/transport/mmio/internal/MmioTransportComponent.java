@@ -23,6 +23,7 @@ import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
@@ -45,19 +46,36 @@ public final class MmioTransportComponent implements MmioBus {
     private static final System.Logger LOG = System.getLogger(MmioTransportComponent.class.getName());
 
     private final BundleContext context;
-    private final MmioMachine machine;
+    private volatile MmioMachine machine;
+    private MmioTransportConfig config;
     private final Map<ServiceReference<?>, Bound> bound = new HashMap<>();
+    private final Map<DriverNotificationSink, Map<String, Object>> sinks = new java.util.IdentityHashMap<>();
     private boolean active = true;
 
-    private record Bound(String name, ServiceRegistration<MmioDeviceAccess> registration) {
+    private record Bound(String name, RunOperations run, ServiceRegistration<MmioDeviceAccess> registration) {
     }
 
     @Activate
     public MmioTransportComponent(BundleContext context, MmioTransportConfig config) {
         this.context = context;
-        MmioLayout layout = new MmioLayout(Long.decode(config.base_address().trim()), config.window_size(),
-                config.first_irq(), config.slots());
-        this.machine = new MmioMachine(layout, Long.decode(config.ram_base().trim()), (long) config.ram_size_mb() << 20);
+        this.config = config;
+        this.machine = newMachine(config);
+    }
+
+    private static MmioMachine newMachine(MmioTransportConfig config) {
+        MmioLayout layout = layout(config);
+        MmioMachine created = new MmioMachine(layout, Long.decode(config.ram_base().trim()), (long) config.ram_size_mb() << 20);
+        assignSlots(created, config);
+        LOG.log(System.Logger.Level.INFO, "MMIO transport up: " + layout + ", RAM " + created.guestMemory());
+        return created;
+    }
+
+    private static MmioLayout layout(MmioTransportConfig config) {
+        return new MmioLayout(Long.decode(config.base_address().trim()), config.window_size(), config.first_irq(),
+                config.slots());
+    }
+
+    private static void assignSlots(MmioMachine machine, MmioTransportConfig config) {
         for (String assignment : config.slot_assignments()) {
             int eq = assignment.indexOf('=');
             if (eq <= 0) {
@@ -66,7 +84,38 @@ public final class MmioTransportComponent implements MmioBus {
             }
             machine.assign(assignment.substring(0, eq).trim(), Integer.parseInt(assignment.substring(eq + 1).trim()));
         }
-        LOG.log(System.Logger.Level.INFO, "MMIO transport up: " + layout + ", RAM " + machine.guestMemory());
+    }
+
+    /**
+     * A configuration update. Same layout and RAM: only new slot assignments are taken (they
+     * apply at the next bind), the bound devices keep running — File Install, for one, updates a
+     * configuration right after creating it. A new layout or RAM: every device is unbound, the
+     * machine is rebuilt and every device bound again (drivers must start over).
+     */
+    @Modified
+    synchronized void modified(MmioTransportConfig updated) {
+        boolean sameMachine = layout(updated).equals(layout(config)) && updated.ram_base().equals(config.ram_base())
+                && updated.ram_size_mb() == config.ram_size_mb();
+        config = updated;
+        if (sameMachine) {
+            assignSlots(machine, updated);
+            return;
+        }
+        Map<ServiceReference<?>, RunOperations> devices = new HashMap<>();
+        bound.forEach((ref, b) -> devices.put(ref, b.run()));
+        for (ServiceReference<?> ref : List.copyOf(bound.keySet())) {
+            @SuppressWarnings("unchecked")
+            ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) ref;
+            unbindDevice(r);
+        }
+        machine.close();
+        machine = newMachine(updated);
+        sinks.forEach((sink, properties) -> addSink(machine, sink, properties));
+        devices.forEach((ref, run) -> {
+            @SuppressWarnings("unchecked")
+            ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) ref;
+            bindDevice(r, run);
+        });
     }
 
     @Reference(service = RunOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
@@ -92,7 +141,7 @@ public final class MmioTransportComponent implements MmioBus {
             props.put(MmioProperties.IRQ, access.irq());
             props.put(MmioProperties.DEVICE_ID, config.deviceId());
             props.put(MmioProperties.DEVICE_NAME, name);
-            bound.put(reference, new Bound(name, context.registerService(MmioDeviceAccess.class, access, props)));
+            bound.put(reference, new Bound(name, run, context.registerService(MmioDeviceAccess.class, access, props)));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cannot bind device " + name + " to MMIO", e);
         }
@@ -113,13 +162,19 @@ public final class MmioTransportComponent implements MmioBus {
 
     @Reference(service = DriverNotificationSink.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC)
-    void bindSink(DriverNotificationSink sink, Map<String, Object> properties) {
-        Object slot = properties.get(MmioProperties.SLOT);
-        Object name = properties.get(MmioProperties.DEVICE_NAME);
-        machine.addSink(sink, slot instanceof Number n ? n.intValue() : null, name instanceof String s ? s : null);
+    synchronized void bindSink(DriverNotificationSink sink, Map<String, Object> properties) {
+        sinks.put(sink, properties);
+        addSink(machine, sink, properties);
     }
 
-    void unbindSink(DriverNotificationSink sink) {
+    private static void addSink(MmioMachine target, DriverNotificationSink sink, Map<String, Object> properties) {
+        Object slot = properties.get(MmioProperties.SLOT);
+        Object name = properties.get(MmioProperties.DEVICE_NAME);
+        target.addSink(sink, slot instanceof Number n ? n.intValue() : null, name instanceof String s ? s : null);
+    }
+
+    synchronized void unbindSink(DriverNotificationSink sink) {
+        sinks.remove(sink);
         machine.removeSink(sink);
     }
 
