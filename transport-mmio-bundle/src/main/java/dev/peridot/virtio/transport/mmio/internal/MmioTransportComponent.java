@@ -49,10 +49,13 @@ public final class MmioTransportComponent implements MmioBus {
     private volatile MmioMachine machine;
     private MmioTransportConfig config;
     private final Map<ServiceReference<?>, Bound> bound = new HashMap<>();
+    private final Map<ServiceReference<RunOperations>, RunOperations> runs = new HashMap<>();
+    private final Map<ServiceReference<ConfigOperations>, ConfigOperations> configs = new HashMap<>();
     private final Map<DriverNotificationSink, Map<String, Object>> sinks = new java.util.IdentityHashMap<>();
     private boolean active = true;
 
-    private record Bound(String name, RunOperations run, ServiceRegistration<MmioDeviceAccess> registration) {
+    private record Bound(String name, RunOperations run, ConfigOperations config,
+                         ServiceRegistration<MmioDeviceAccess> registration) {
     }
 
     @Activate
@@ -101,37 +104,77 @@ public final class MmioTransportComponent implements MmioBus {
             assignSlots(machine, updated);
             return;
         }
-        Map<ServiceReference<?>, RunOperations> devices = new HashMap<>();
-        bound.forEach((ref, b) -> devices.put(ref, b.run()));
-        for (ServiceReference<?> ref : List.copyOf(bound.keySet())) {
-            @SuppressWarnings("unchecked")
-            ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) ref;
-            unbindDevice(r);
+        Map<ServiceReference<RunOperations>, RunOperations> devices = new HashMap<>(runs);
+        for (ServiceReference<RunOperations> ref : devices.keySet()) {
+            unbindDevice(ref);
         }
         machine.close();
         machine = newMachine(updated);
         sinks.forEach((sink, properties) -> addSink(machine, sink, properties));
-        devices.forEach((ref, run) -> {
-            @SuppressWarnings("unchecked")
-            ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) ref;
-            bindDevice(r, run);
+        devices.forEach(this::bindDevice);
+    }
+
+    private static final String TRANSPORT_FILTER = "(|(!(" + VirtioDeviceProperties.TRANSPORT + "=*))("
+            + VirtioDeviceProperties.TRANSPORT + "=mmio))";
+
+    /**
+     * A device's RunOperations service. Usually the same object is registered under every
+     * operation interface; a device may also register its ConfigOperations as a separate service
+     * with the same {@code virtio.device.name}. It is bound as soon as both are there, in either order.
+     */
+    @Reference(service = RunOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, target = TRANSPORT_FILTER)
+    synchronized void bindDevice(ServiceReference<RunOperations> reference, RunOperations run) {
+        runs.put(reference, run);
+        tryBind(reference, run);
+    }
+
+    @Reference(service = ConfigOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, target = TRANSPORT_FILTER)
+    synchronized void bindConfig(ServiceReference<ConfigOperations> reference, ConfigOperations config) {
+        configs.put(reference, config);
+        String name = nameOf(reference);
+        runs.forEach((ref, run) -> {
+            if (!bound.containsKey(ref) && name != null && name.equals(nameOf(ref))) {
+                tryBind(ref, run);
+            }
         });
     }
 
-    @Reference(service = RunOperations.class, cardinality = ReferenceCardinality.MULTIPLE,
-            policy = ReferencePolicy.DYNAMIC,
-            target = "(|(!(" + VirtioDeviceProperties.TRANSPORT + "=*))(" + VirtioDeviceProperties.TRANSPORT + "=mmio))")
-    synchronized void bindDevice(ServiceReference<RunOperations> reference, RunOperations run) {
-        if (!active) {
+    synchronized void unbindConfig(ServiceReference<ConfigOperations> reference) {
+        ConfigOperations config = configs.remove(reference);
+        for (Map.Entry<ServiceReference<?>, Bound> e : List.copyOf(bound.entrySet())) {
+            if (e.getValue().config() == config) {
+                @SuppressWarnings("unchecked")
+                ServiceReference<RunOperations> r = (ServiceReference<RunOperations>) e.getKey();
+                RunOperations run = runs.get(r);
+                unbindDevice(r);
+                if (run != null) {
+                    runs.put(r, run); // Still registered: bound again when its configuration comes back.
+                }
+            }
+        }
+    }
+
+    private static String nameOf(ServiceReference<?> reference) {
+        Object name = reference.getProperty(VirtioDeviceProperties.DEVICE_NAME);
+        return name instanceof String s && !s.isBlank() ? s : null;
+    }
+
+    private void tryBind(ServiceReference<RunOperations> reference, RunOperations run) {
+        if (!active || bound.containsKey(reference)) {
             return;
         }
-        if (!(run instanceof ConfigOperations config) || !(run instanceof LifeCycleOperations lifeCycle)) {
+        if (!(run instanceof LifeCycleOperations lifeCycle)) {
             LOG.log(System.Logger.Level.WARNING, "device service " + reference
-                    + " does not implement ConfigOperations and LifeCycleOperations; not bound");
+                    + " does not implement LifeCycleOperations; not bound");
             return;
         }
-        Object nameProperty = reference.getProperty(VirtioDeviceProperties.DEVICE_NAME);
-        String name = nameProperty instanceof String s && !s.isBlank() ? s : lifeCycle.deviceName();
+        String name = nameOf(reference) != null ? nameOf(reference) : lifeCycle.deviceName();
+        ConfigOperations config = run instanceof ConfigOperations c ? c : configFor(name);
+        if (config == null) {
+            return; // Its ConfigOperations service has not been registered yet.
+        }
         try {
             MmioDeviceAccess access = machine.bind(name, config, run, lifeCycle);
             Dictionary<String, Object> props = new Hashtable<>();
@@ -141,13 +184,23 @@ public final class MmioTransportComponent implements MmioBus {
             props.put(MmioProperties.IRQ, access.irq());
             props.put(MmioProperties.DEVICE_ID, config.deviceId());
             props.put(MmioProperties.DEVICE_NAME, name);
-            bound.put(reference, new Bound(name, run, context.registerService(MmioDeviceAccess.class, access, props)));
+            bound.put(reference, new Bound(name, run, config, context.registerService(MmioDeviceAccess.class, access, props)));
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "cannot bind device " + name + " to MMIO", e);
         }
     }
 
+    private ConfigOperations configFor(String name) {
+        for (Map.Entry<ServiceReference<ConfigOperations>, ConfigOperations> e : configs.entrySet()) {
+            if (name.equals(nameOf(e.getKey()))) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
     synchronized void unbindDevice(ServiceReference<RunOperations> reference) {
+        runs.remove(reference);
         Bound b = bound.remove(reference);
         if (b == null) {
             return;
