@@ -1,5 +1,7 @@
 package dev.peridot.virtio.entropy;
 
+import dev.peridot.virtio.testing.DriverRing;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.peridot.virtio.device.DeviceStatus;

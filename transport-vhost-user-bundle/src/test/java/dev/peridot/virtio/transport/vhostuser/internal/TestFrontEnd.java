@@ -1,5 +1,7 @@
 package dev.peridot.virtio.transport.vhostuser.internal;
 
+import dev.peridot.virtio.testing.DriverRing;
+
 import static dev.peridot.virtio.transport.vhostuser.internal.VhostUserProtocol.*;
 
 import dev.peridot.virtio.memory.MemoryRegion;

@@ -1,5 +1,8 @@
 package dev.peridot.virtio.transport.vhostuser.internal;
 
+import dev.peridot.virtio.testing.DriverRing;
+import dev.peridot.virtio.testing.Await;
+
 import static dev.peridot.virtio.transport.vhostuser.internal.TestFrontEnd.*;
 import static dev.peridot.virtio.transport.vhostuser.internal.VhostUserProtocol.*;
 import static org.assertj.core.api.Assertions.assertThat;
