@@ -27,6 +27,10 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
     private final long[] sizes;
     private final MemorySegment[] segments;
     private final Arena ownedArena;
+    /** One region (the common case): the lookups below skip the loop. */
+    private final boolean single;
+    private final long start0;
+    private final long size0;
 
     private SegmentGuestMemory(List<MemoryRegion> regions, Arena ownedArena) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
@@ -49,6 +53,9 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
             segments[i] = sorted.get(i).segment();
         }
         this.ownedArena = ownedArena;
+        this.single = starts.length == 1;
+        this.start0 = starts[0];
+        this.size0 = sizes[0];
     }
 
     /**
@@ -86,6 +93,9 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
 
     /** Index of the region holding {@code address}, or -1. */
     private int regionOf(long address) {
+        if (single) {
+            return address >= start0 && address - start0 < size0 ? 0 : -1;
+        }
         long[] s = starts;
         for (int i = 0; i < s.length; i++) {
             long rel = address - s[i];
@@ -104,6 +114,12 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
         if (length < 0) {
             throw new GuestMemoryException("negative length", address, length);
         }
+        if (single) {
+            if (address >= start0 && address - start0 <= size0 - length) {
+                return 0;
+            }
+            throw new GuestMemoryException("outside guest memory", address, length);
+        }
         long[] s = starts;
         for (int i = 0; i < s.length; i++) {
             if (address >= s[i] && address - s[i] <= sizes[i] - length) {
@@ -117,6 +133,9 @@ public final class SegmentGuestMemory implements GuestMemory, AutoCloseable {
     public boolean isValid(long address, long length) {
         if (length < 0 || address < 0) {
             return false;
+        }
+        if (single) {
+            return address >= start0 && address - start0 <= size0 - length;
         }
         if (length == 0) {
             for (int i = 0; i < starts.length; i++) {

@@ -105,6 +105,17 @@ final class SplitDescriptorChain implements DescriptorChain {
     @Override
     public int read(long offset, byte[] dst, int dstOffset, int length) {
         Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        if (readableCount == 1 && offset >= 0 && offset < lengths[0]) {
+            // The common case, one readable buffer: no segment walk.
+            int n = (int) Math.min(lengths[0] - offset, length);
+            try {
+                queue.memory().read(addresses[0] + offset, dst, dstOffset, n);
+            } catch (GuestMemoryException e) {
+                queue.memoryFault(e);
+                return -1;
+            }
+            return n;
+        }
         return transfer(offset, dst, dstOffset, length, null, false);
     }
 
