@@ -38,6 +38,8 @@ public final class PeridotLauncher {
 
     /** The start level File Install runs at, after every device bundle is there. */
     private static final int LAST_LEVEL = 4;
+    /** The start level of the interactive shell, reached when the devices are bound (see StartupReporter). */
+    private static final int SHELL_LEVEL = 5;
 
     private PeridotLauncher() {
     }
@@ -142,7 +144,9 @@ public final class PeridotLauncher {
             install(context, home.resolve("bundles").resolve(Integer.toString(level)), level);
         }
         if (!batch) {
-            install(context, home.resolve("bundles/interactive"), 2);
+            // The shell comes one start level above everything else; the start-up report raises
+            // the framework to it once the devices are bound, so the prompt means "ready".
+            install(context, home.resolve("bundles/interactive"), SHELL_LEVEL);
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -174,7 +178,9 @@ public final class PeridotLauncher {
     private static List<String> inactiveBundles(BundleContext context) {
         List<String> broken = new ArrayList<>();
         for (Bundle b : context.getBundles()) {
-            if (b.getBundleId() != 0 && b.getState() != Bundle.ACTIVE && b.getHeaders().get("Fragment-Host") == null) {
+            int level = b.adapt(BundleStartLevel.class).getStartLevel();
+            if (b.getBundleId() != 0 && level <= LAST_LEVEL && b.getState() != Bundle.ACTIVE
+                    && b.getHeaders().get("Fragment-Host") == null) {
                 broken.add(b.getSymbolicName());
             }
         }

@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
+import org.osgi.framework.startlevel.FrameworkStartLevel;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -31,6 +32,8 @@ public final class StartupReporter {
     /** A service property a device sets to tell the user where to reach it. */
     public static final String ENDPOINT = "peridot.endpoint";
     static final long QUIET_MILLIS = 150;
+    /** The start level of the interactive shell bundles. */
+    static final int SHELL_LEVEL = 5;
 
     private static volatile String readyLine = "";
 
@@ -102,6 +105,8 @@ public final class StartupReporter {
             for (String endpoint : endpoints()) {
                 System.out.println("  " + endpoint);
             }
+            System.out.flush();
+            openShell();
         } else {
             if (!events.isEmpty()) {
                 System.out.printf("Peridot Virtio devices changed (%s): %s%n", String.join(" ", events), devices);
@@ -131,6 +136,18 @@ public final class StartupReporter {
         }
         result.sort(null);
         return result;
+    }
+
+    /**
+     * Raises the framework to the start level of the interactive shell (the launcher puts the
+     * Gogo/jline bundles one level above the rest), so the prompt appears once the devices are
+     * bound. Nothing to do in batch mode, where there is no such bundle.
+     */
+    private void openShell() {
+        FrameworkStartLevel levels = context.getBundle(0).adapt(FrameworkStartLevel.class);
+        if (levels.getStartLevel() < SHELL_LEVEL) {
+            levels.setStartLevel(SHELL_LEVEL);
+        }
     }
 
     private static long launchMillis() {
