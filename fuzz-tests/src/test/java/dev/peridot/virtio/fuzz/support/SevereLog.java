@@ -21,6 +21,9 @@ public final class SevereLog extends Handler {
     private static final Logger PROJECT = Logger.getLogger("dev.peridot");
 
     static {
+        // The project's records come here only; this handler prints the ones that matter (not the
+        // failures a target injects into its own test device, which would flood the fuzzing log).
+        PROJECT.setUseParentHandlers(false);
         PROJECT.addHandler(INSTANCE);
     }
 
@@ -37,8 +40,15 @@ public final class SevereLog extends Handler {
 
     @Override
     public synchronized void publish(LogRecord record) {
-        if (record.getLevel().intValue() >= Level.SEVERE.intValue() && records.size() < 100) {
+        if (record.getLevel().intValue() < Level.SEVERE.intValue()) {
+            return;
+        }
+        if (records.size() < 100) {
             records.add(record);
+        }
+        if (!isInjected(record)) {
+            System.err.println("SEVERE " + record.getLoggerName() + ": " + record.getMessage()
+                    + (record.getThrown() == null ? "" : " (" + record.getThrown() + ")"));
         }
     }
 
@@ -68,12 +78,16 @@ public final class SevereLog extends Handler {
      */
     public static void checkNone(String when) {
         List<LogRecord> list = drain();
-        list.removeIf(r -> r.getThrown() != null && String.valueOf(r.getThrown().getMessage()).startsWith(INJECTED));
+        list.removeIf(SevereLog::isInjected);
         if (!list.isEmpty()) {
             LogRecord r = list.get(0);
             throw new Finding(when + ": " + list.size() + " severe log record(s), first: " + r.getLoggerName() + ": "
                     + r.getMessage(), r.getThrown());
         }
+    }
+
+    private static boolean isInjected(LogRecord r) {
+        return r.getThrown() != null && String.valueOf(r.getThrown().getMessage()).startsWith(INJECTED);
     }
 
     @Override
