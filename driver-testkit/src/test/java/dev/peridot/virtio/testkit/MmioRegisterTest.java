@@ -50,6 +50,23 @@ class MmioRegisterTest {
     }
 
     @Test
+    @DisplayName("MMIO-01: the window covers the registers and the whole config space; accesses beyond the window are refused")
+    void windowCoversRegistersAndConfig() {
+        assertThat(rig.window.windowSize()).isGreaterThanOrEqualTo(CONFIG + rig.device.configSpaceSize());
+        for (int offset = 0; offset < rig.device.configSpaceSize(); offset++) {
+            rig.window.read(CONFIG + offset, 1);
+        }
+        long invalid = rig.window.statistics().invalidAccesses();
+        assertThat(rig.window.read(CONFIG + 8, 4)).as("emerg_wr reads 0 but is inside").isZero();
+        assertThat(rig.window.statistics().invalidAccesses()).isEqualTo(invalid);
+        assertThat(rig.window.read(rig.window.windowSize(), 4)).isZero();
+        rig.window.write(rig.window.windowSize() + 0x70, 4, 0);
+        assertThat(rig.window.statistics().invalidAccesses()).isEqualTo(invalid + 2);
+        assertThat(rig.machine.read(MmioLayout.DEFAULT.base(0) + rig.window.windowSize() + DEVICE_ID, 4))
+                .as("the next window is another slot").isZero();
+    }
+
+    @Test
     @DisplayName("MMIO-02/03/04/05/06, INIT-11, CON-01: identification registers, constant in every state")
     void identificationRegisters() {
         for (int step = 0; step < 4; step++) {
