@@ -13,6 +13,8 @@
 # fuzz-tests/target/fuzz-TARGET.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/find-jdk25.sh
+peridot_find_jdk25
 
 target=${1:?usage: fuzz-tests/fuzz.sh mmio|ring|console|vhost-user [SECONDS] [--no-build]}
 seconds=${2:-600}

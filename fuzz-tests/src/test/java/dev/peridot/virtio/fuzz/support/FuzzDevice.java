@@ -1,6 +1,5 @@
 package dev.peridot.virtio.fuzz.support;
 
-import dev.peridot.virtio.core.internal.DeviceWorker;
 import dev.peridot.virtio.defaults.DefaultConfigOperations;
 import dev.peridot.virtio.device.ConfigOperations;
 import dev.peridot.virtio.device.VirtioDevice;
@@ -10,7 +9,6 @@ import dev.peridot.virtio.queue.DescriptorChain;
 import dev.peridot.virtio.queue.VirtqueueAccess;
 import java.util.ArrayDeque;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The device the MMIO and ring targets drive: three queues with the three ways a real device
@@ -49,8 +47,7 @@ public final class FuzzDevice extends VirtioDevice implements ConfigOperations {
     private volatile int heldCount;
     private volatile int maxHeldSeen;
     private volatile boolean failNext;
-    private volatile Thread workerThread;
-    private final AtomicLong barriers = new AtomicLong();
+    private final WorkerBarrier barrier = new WorkerBarrier(this::execute);
     private final AtomicLong processed = new AtomicLong();
 
     public FuzzDevice(String name) {
@@ -214,41 +211,9 @@ public final class FuzzDevice extends VirtioDevice implements ConfigOperations {
         return processed.get();
     }
 
-    /**
-     * Waits until the worker has run everything asked of it so far and parked: a task is
-     * queued, and once it has run, the worker must be seen parked in its idle wait (not in a
-     * lock). Returns false if that does not happen within {@code timeoutNanos} (a busy or
-     * spinning worker), or if the device is not attached.
-     */
+    /** Waits until the worker is idle (see {@link WorkerBarrier}); false if it does not get there within the timeout. */
     public boolean quiesce(long timeoutNanos) {
-        long target = barriers.get() + 1;
-        execute(() -> {
-            workerThread = Thread.currentThread();
-            barriers.incrementAndGet();
-        });
-        long deadline = System.nanoTime() + timeoutNanos;
-        int spins = 0;
-        while (true) {
-            if (barriers.get() >= target) {
-                Thread t = workerThread;
-                if (t != null && t.getState() == Thread.State.WAITING && LockSupport.getBlocker(t) instanceof DeviceWorker) {
-                    return true;
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            if (++spins < 100) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(2_000);
-            }
-        }
-    }
-
-    /** The worker thread, once a {@link #quiesce} ran (for CPU-time checks). */
-    public Thread workerThread() {
-        return workerThread;
+        return barrier.quiesce(timeoutNanos);
     }
 
     // ---------------------------------------------------------------- Config Operations

@@ -11,7 +11,6 @@ import dev.peridot.virtio.testkit.DriverException;
 import dev.peridot.virtio.testkit.DriverQueue;
 import dev.peridot.virtio.testkit.GuestRamAllocator;
 import dev.peridot.virtio.testkit.VirtioMmioDriver;
-import dev.peridot.virtio.transport.mmio.DriverNotificationSink;
 import dev.peridot.virtio.transport.mmio.MmioDeviceAccess;
 import dev.peridot.virtio.transport.mmio.MmioLayout;
 import dev.peridot.virtio.transport.mmio.MmioMachine;
@@ -132,9 +131,7 @@ public final class MmioFuzzRig implements AutoCloseable {
      * @return the Status value read
      */
     public int observe() {
-        long resets = device.statistics().resets();
-        int s = window.read(STATUS, 4);
-        status.observe(s, resets, device.statistics().resets(), device);
+        int s = status.observe(() -> window.read(STATUS, 4), device);
         int isr = window.read(INTERRUPT_STATUS, 4);
         Oracle.check((isr & ~3) == 0, "InterruptStatus has undefined bits: 0x" + Integer.toHexString(isr));
         Oracle.check((isr != 0) == window.interruptAsserted(), "interrupt line " + window.interruptAsserted()
@@ -259,78 +256,4 @@ public final class MmioFuzzRig implements AutoCloseable {
         ram.close();
     }
 
-    // ---------------------------------------------------------------- watches
-
-    /** The interrupt line as the sinks see it must follow InterruptStatus. */
-    private final class LineWatch implements DriverNotificationSink {
-        private volatile String problem;
-
-        @Override
-        public void interruptChanged(int slot, int irq, boolean asserted, int interruptStatus) {
-            if (asserted != (interruptStatus != 0) && problem == null) {
-                problem = "sink told asserted=" + asserted + " with InterruptStatus 0x" + Integer.toHexString(interruptStatus);
-            }
-        }
-
-        void check() {
-            String p = problem;
-            problem = null;
-            Oracle.check(p == null, p);
-        }
-    }
-
-    /**
-     * Status as the driver reads it: bits only go away through a reset. A reset is recognized
-     * by the device's reset counter (it counts completed resets), so the watch does not need to
-     * know which driver step wrote Status=0.
-     */
-    private static final class StatusWatch {
-        private int last;
-        private long lastResets = -1;
-
-        void begin() {
-            last = 0;
-            lastResets = -1;
-        }
-
-        void observe(int s, long resetsBeforeRead, long resetsAfterRead, FuzzDevice device) {
-            String hex = "0x" + Integer.toHexString(s);
-            Oracle.check((s & ~0xFF) == 0 && (s & 0x30) == 0, "Status has undefined bits: " + hex);
-            Oracle.check((s & DeviceStatus.DRIVER) == 0 || (s & DeviceStatus.ACKNOWLEDGE) != 0,
-                    "Status DRIVER without ACKNOWLEDGE: " + hex);
-            Oracle.check((s & DeviceStatus.FEATURES_OK) == 0 || (s & DeviceStatus.DRIVER) != 0,
-                    "Status FEATURES_OK without DRIVER: " + hex);
-            Oracle.check((s & DeviceStatus.DRIVER_OK) == 0 || (s & DeviceStatus.FEATURES_OK) != 0,
-                    "Status DRIVER_OK without FEATURES_OK: " + hex);
-            if ((s & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
-                Oracle.check(device.needsResetReason().isPresent() || device.isResetUnderway()
-                        || resetsAfterRead != resetsBeforeRead || device.statistics().resets() != resetsBeforeRead,
-                        "DEVICE_NEEDS_RESET without a device-side reason: " + hex);
-            }
-            if (lastResets < 0) {
-                lastResets = resetsBeforeRead;
-            }
-            if (resetsAfterRead != resetsBeforeRead) {
-                last = 0; // A reset finished while Status was read: it may show either side.
-                lastResets = resetsAfterRead;
-                return;
-            }
-            if (resetsBeforeRead != lastResets) {
-                last = 0; // A reset finished since the last look.
-                lastResets = resetsBeforeRead;
-            }
-            if ((s & last) != last) {
-                // The counter is bumped just after Status returns to 0: look again before calling it a finding.
-                java.util.concurrent.locks.LockSupport.parkNanos(2_000_000);
-                if (device.statistics().resets() != lastResets) {
-                    last = 0;
-                    lastResets = device.statistics().resets();
-                    return;
-                }
-            }
-            Oracle.check((s & last) == last, "Status lost bits without a reset: 0x" + Integer.toHexString(last)
-                    + " -> " + hex);
-            last = s;
-        }
-    }
 }
