@@ -49,8 +49,8 @@ public final class WorkerBarrier {
             worker = Thread.currentThread();
             barriers.incrementAndGet();
         });
-        long deadline = System.nanoTime() + timeoutNanos;
-        int spins = 0;
+        long start = System.nanoTime();
+        long deadline = start + timeoutNanos;
         while (true) {
             if (barriers.get() >= target) {
                 Thread t = worker;
@@ -58,13 +58,18 @@ public final class WorkerBarrier {
                     return true;
                 }
             }
-            if (System.nanoTime() > deadline) {
+            long now = System.nanoTime();
+            if (now > deadline) {
                 return false;
             }
-            if (++spins < 100) {
+            // The worker usually needs microseconds: spin briefly, then yield, then sleep (a sleep costs ~50 us,
+            // which would dominate the executions per second).
+            if (now - start < 50_000) {
                 Thread.onSpinWait();
+            } else if (now - start < 2_000_000) {
+                Thread.yield();
             } else {
-                LockSupport.parkNanos(2_000);
+                LockSupport.parkNanos(20_000);
             }
         }
     }
