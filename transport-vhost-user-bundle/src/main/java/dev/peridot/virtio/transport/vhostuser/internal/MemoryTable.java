@@ -102,8 +102,12 @@ public final class MemoryTable implements AutoCloseable {
 
     /**
      * Maps every region from its descriptor ({@code fds[i]} for region {@code i}) shared and
-     * read-write. The descriptors are not closed here (the mapping outlives them; the caller
-     * closes them). On failure nothing stays mapped.
+     * read-write. A region must lie inside its file: mmap accepts a range beyond the end of the
+     * file, but the first access there raises SIGBUS, which the JVM turns into an
+     * {@link InternalError} in whichever thread touches it (found by fuzzing: a front-end's
+     * SET_MEM_TABLE with an offset at the end of its memfd killed the connection thread on the
+     * next ring start). The descriptors are not closed here (the mapping outlives them; the
+     * caller closes them). On failure nothing stays mapped.
      */
     public static MemoryTable map(List<Region> regions, int[] fds) throws IOException {
         Arena arena = Arena.ofShared();
@@ -111,6 +115,11 @@ public final class MemoryTable implements AutoCloseable {
             List<MemoryRegion> mapped = new ArrayList<>(regions.size());
             for (int i = 0; i < regions.size(); i++) {
                 Region r = regions.get(i);
+                long fileSize = Native.fileSize(fds[i]);
+                if (r.mmapOffset() > fileSize || r.size() > fileSize - r.mmapOffset()) {
+                    throw new IOException(String.format("region %d %s reaches beyond the end of its file (%d bytes)", i,
+                            r, fileSize));
+                }
                 // mmap needs a page-aligned offset: map from the page start and skip the rest.
                 long lead = r.mmapOffset() & (Native.PAGE_SIZE - 1);
                 long length = r.size() + lead;

@@ -122,6 +122,12 @@ public final class Native {
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = downcall("munmap",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+    private static final MethodHandle FSTAT = downcall("fstat",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    /** {@code sizeof(struct stat)} is 144 on x86-64 (128 on aarch64); room for either. */
+    private static final long STAT_SIZE = 256;
+    /** Offset of {@code st_size} in {@code struct stat} (48 on x86-64 and on aarch64). */
+    private static final long STAT_ST_SIZE = 48;
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle SYSCONF = LINKER.downcallHandle(LIBC.find("sysconf").orElseThrow(),
@@ -496,6 +502,26 @@ public final class Native {
                 throw failure(String.format("mmap(fd %d, offset 0x%x, length 0x%x)", fd, offset, length), capture);
             }
             return address;
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * The size in bytes of the file behind {@code fd} ({@code fstat} {@code st_size}). A shared
+     * mapping may extend beyond the end of its file, but touching that part raises SIGBUS (in
+     * Java: an {@link InternalError} from the memory access), so mappings are checked against it.
+     */
+    public static long fileSize(int fd) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment stat = arena.allocate(STAT_SIZE, 8);
+            MemorySegment capture = errnoSpace();
+            if ((int) FSTAT.invokeExact(capture, fd, stat) < 0) {
+                throw failure("fstat(fd " + fd + ")", capture);
+            }
+            return stat.get(ValueLayout.JAVA_LONG, STAT_ST_SIZE);
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Throwable t) {

@@ -363,6 +363,30 @@ class VhostUserBackendTest {
         assertClosedThenUsable(fe);
     }
 
+    /**
+     * HD-23 for the memory table itself. Found by fuzz-tests (VhostUserMessageFuzzTest, input
+     * mem-table-region-beyond-end-of-file-kills-connection-thread): with ring 0 running, a table whose region starts
+     * at the end of the memfd was mapped (mmap allows that), the ring restarted over it and read its used ring
+     * through the mapping beyond the end of the file: SIGBUS, an InternalError, and the back-end's connection
+     * thread died, so no front-end could connect any more.
+     */
+    @Test
+    void memoryRegionBeyondTheEndOfItsFileIsRefused() throws Exception {
+        TestFrontEnd fe = new TestFrontEnd(socket);
+        fe.handshake();
+        fe.startRing(0, FEATURES, 0);
+        fe.send(SET_MEM_TABLE, memTable(RAM_GPA, RAM_SIZE, USER_BASE, RAM_SIZE), fe.memFd);
+        assertClosedThenUsable(fe);
+    }
+
+    @Test
+    void memoryRegionLargerThanItsFileIsRefused() throws Exception {
+        TestFrontEnd fe = new TestFrontEnd(socket);
+        fe.handshake();
+        fe.send(SET_MEM_TABLE, memTable(RAM_GPA, 2 * RAM_SIZE, USER_BASE, 0), fe.memFd);
+        assertClosedThenUsable(fe);
+    }
+
     @Test
     void ringAddressNoRegionTranslates() throws Exception {
         TestFrontEnd fe = new TestFrontEnd(socket);
