@@ -93,8 +93,9 @@ import java.util.function.Function;
  * PORT_OPEN and RESIZE replace a pending one for the same port, and all messages of a port whose
  * PORT_ADD is still pending go away with it, so at most six messages per port can wait; beyond
  * {@value #MAX_PENDING_CONTROL} the oldest message other than PORT_ADD/PORT_REMOVE is dropped and
- * counted (HD-46). A buffer shorter than 8 bytes is returned with len 0 and the message waits for
- * the next one; a PORT_NAME is truncated at a UTF-8 character boundary to fit its buffer (HD-41).
+ * counted (HD-46). A buffer shorter than the message (header and payload) is returned with len 0
+ * and the message waits for the next one; only a PORT_NAME is instead truncated at a UTF-8
+ * character boundary to fit its buffer (HD-41).
  *
  * <h2>Reset</h2>
  * A reset (or DEVICE_READY after it) restarts the handshake from the beginning: the guest state
@@ -594,13 +595,14 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
                 break;
             }
             long room = chain.writableLength();
-            if (room < CONTROL_HEADER) {
-                guestErrors().report("control receive buffer of %d writable bytes is too small; returned unused", room);
+            ControlMessage m = controlOut.peek();
+            if (room < minimumRoom(m)) {
+                guestErrors().report("control receive buffer of %d writable bytes is too small for event %d; returned unused",
+                        room, m.event());
                 q.addUsed(chain, 0);
                 used = true;
                 continue;
             }
-            ControlMessage m = controlOut.peek();
             byte[] bytes = encode(m, room);
             if (chain.write(0, bytes, 0, bytes.length) != bytes.length) {
                 return; // Guest memory failed: the queue reported it.
@@ -614,6 +616,17 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
         if (used) {
             q.flushUsed();
         }
+    }
+
+    /**
+     * The smallest buffer a message may go into: the header, and the whole payload except for a
+     * PORT_NAME, which is cut to fit (HD-41). A RESIZE cut short would leave the driver reading
+     * cols/rows from bytes the device never wrote (Linux copies the 4 bytes without looking at
+     * the length), so it waits for a big enough buffer like any message waits for one that holds
+     * its header (found by fuzz-tests: a 9-byte buffer got a 9-byte RESIZE).
+     */
+    private static long minimumRoom(ControlMessage m) {
+        return CONTROL_HEADER + (m.event() == PORT_NAME || m.payload() == null ? 0 : m.payload().length);
     }
 
     private static byte[] encode(ControlMessage m, long room) {

@@ -207,6 +207,32 @@ class MultiportHandshakeTest {
     }
 
     @Test
+    @DisplayName("HD-41: a control buffer too small for RESIZE's payload is returned with len 0 and the RESIZE waits for a big enough one (fuzz-tests finding)")
+    void hd41ResizeIsNeverCutShort() {
+        // Found by fuzz-tests (ConsoleFuzzTest, input resize-cut-short-into-a-9-byte-control-buffer): the 12-byte
+        // RESIZE went into a 9-byte buffer as a 9-byte message, and Linux reads cols/rows without checking the length.
+        rig.guest.bringUpQueues(ConsoleGuest.LINUX_FEATURES, 256);
+        DriverQueue crx = rig.guest.queues.get(CONTROL_RX);
+        crx.addInbound(8); // ADD 0
+        crx.kick();
+        rig.guest.sendControl(ConsoleGuest.BAD_ID, DEVICE_READY, 1);
+        assertThat(rig.driver.awaitCompletions(crx, 1, 5000).get(0).length()).isEqualTo(8);
+        crx.addInbound(8); // CONSOLE_PORT
+        crx.addInbound(9); // too small for RESIZE (8 + 4)
+        crx.addInbound(12); // RESIZE
+        crx.kick();
+        rig.guest.sendControl(0, PORT_READY, 1);
+        List<DriverQueue.Completion> done = rig.driver.awaitCompletions(crx, 3, 5000);
+        assertThat(done).extracting(DriverQueue.Completion::length).containsExactly(8, 0, 12);
+        ByteBuffer b = ByteBuffer.wrap(done.get(2).data()).order(ByteOrder.LITTLE_ENDIAN);
+        assertThat(b.getInt(0)).isZero();
+        assertThat(b.getShort(4)).isEqualTo((short) RESIZE);
+        assertThat(b.getShort(8)).isEqualTo((short) 80);
+        assertThat(b.getShort(10)).isEqualTo((short) 25);
+        assertHealthy();
+    }
+
+    @Test
     @DisplayName("CON-34, HD-40, HD-42: malformed driver messages are ignored and completed; later traffic works")
     void con34MalformedMessages() {
         twoNamedPorts();
