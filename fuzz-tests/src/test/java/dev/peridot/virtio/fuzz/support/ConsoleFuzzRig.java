@@ -32,6 +32,8 @@ public final class ConsoleFuzzRig implements AutoCloseable {
     public final MmioMachine machine = new MmioMachine(MmioLayout.DEFAULT, ram);
     private final LineWatch line = new LineWatch();
     private final StatusWatch status = new StatusWatch();
+    /** ConfigGeneration last read: it never goes back, not even across a reset (HD-14). */
+    private int lastGeneration = Integer.MIN_VALUE;
 
     public ConsoleDevice device;
     public MmioDeviceAccess window;
@@ -79,6 +81,7 @@ public final class ConsoleFuzzRig implements AutoCloseable {
         allocator = new GuestRamAllocator(RAM_BASE, RAM_SIZE);
         driver = new VirtioMmioDriver(window, allocator);
         status.begin();
+        lastGeneration = Integer.MIN_VALUE;
         SevereLog.clear();
     }
 
@@ -104,6 +107,10 @@ public final class ConsoleFuzzRig implements AutoCloseable {
         int isr = window.read(INTERRUPT_STATUS, 4);
         Oracle.check((isr & ~3) == 0, "InterruptStatus has undefined bits: 0x" + Integer.toHexString(isr));
         Oracle.check((isr != 0) == window.interruptAsserted(), "interrupt line does not follow InterruptStatus");
+        int generation = window.read(CONFIG_GENERATION, 4);
+        Oracle.check(lastGeneration == Integer.MIN_VALUE || generation - lastGeneration >= 0,
+                "ConfigGeneration went back from " + lastGeneration + " to " + generation);
+        lastGeneration = generation;
         line.check();
         return s;
     }

@@ -46,6 +46,8 @@ public final class MmioFuzzRig implements AutoCloseable {
     public final MmioDeviceAccess window;
     private final LineWatch line = new LineWatch();
     private final StatusWatch status = new StatusWatch();
+    /** ConfigGeneration last read: it never goes back, not even across a reset (HD-14). */
+    private int lastGeneration = Integer.MIN_VALUE;
 
     /** The driver and allocator of the current input. */
     public GuestRamAllocator allocator;
@@ -108,6 +110,7 @@ public final class MmioFuzzRig implements AutoCloseable {
         allocator = new GuestRamAllocator(RAM_BASE, ramSize);
         driver = new VirtioMmioDriver(window, allocator);
         status.begin();
+        lastGeneration = Integer.MIN_VALUE;
         line.check();
         SevereLog.clear();
     }
@@ -138,6 +141,10 @@ public final class MmioFuzzRig implements AutoCloseable {
                 + " but InterruptStatus 0x" + Integer.toHexString(isr));
         Oracle.check(window.read(MAGIC_VALUE, 4) == MAGIC && window.read(VERSION, 4) == VERSION_2
                 && window.read(DEVICE_ID, 4) == FuzzDevice.DEVICE_ID, "identification registers changed");
+        int generation = window.read(CONFIG_GENERATION, 4);
+        Oracle.check(lastGeneration == Integer.MIN_VALUE || generation - lastGeneration >= 0,
+                "ConfigGeneration went back from " + lastGeneration + " to " + generation);
+        lastGeneration = generation;
         line.check();
         return s;
     }
