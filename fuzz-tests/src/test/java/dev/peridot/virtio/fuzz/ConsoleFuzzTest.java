@@ -188,7 +188,8 @@ class ConsoleFuzzTest {
         private boolean deviceReadySent;
         private final boolean[] added = new boolean[MAX_PORTS];
         private final boolean[] readyAccepted = new boolean[MAX_PORTS];
-        private final String[] names = new String[MAX_PORTS];
+        /** Every name each port (incarnation) has had: a PORT_NAME carries the name at its PORT_READY. */
+        private final List<List<String>> names = new ArrayList<>();
 
         // Host to guest: the next stream position per port (exactly once, in order), and whether
         // the driver may have lost completed buffers (a reset: resynchronize on the next byte).
@@ -224,6 +225,10 @@ class ConsoleFuzzTest {
             this.features = f;
             Arrays.fill(lastOut, -1);
             dropOldest[0] = s.port0DropOldest();
+            for (int p = 0; p < MAX_PORTS; p++) {
+                names.add(new ArrayList<>());
+            }
+            names.get(0).add("");
         }
 
         private boolean multiport() {
@@ -315,6 +320,9 @@ class ConsoleFuzzTest {
                 case Harvest h -> harvest(h.queue());
                 case HostAdd a -> hostAdd(a);
                 case HostRemove r -> {
+                    if (r.id() == 0) {
+                        names.get(0).add(""); // Port 0 returns to its configuration (no name).
+                    }
                     if (device.removePort(r.id()) && r.id() > 0 && r.id() < MAX_PORTS) {
                         sent[r.id()] = 0;
                         delivered[r.id()] = 0;
@@ -497,14 +505,15 @@ class ConsoleFuzzTest {
                         case ConsoleDevice.PORT_OPEN -> Oracle.check(c.length() == 8 && value <= 1, m + ": malformed");
                         default -> {
                             byte[] name = Arrays.copyOfRange(c.data(), 8, c.length());
-                            String full = device.port(p).map(PortInfo::name).orElse(null);
-                            if (full != null) {
+                            boolean prefix = false;
+                            for (String full : names.get(p)) {
                                 byte[] fullBytes = full.getBytes(StandardCharsets.UTF_8);
-                                Oracle.check(name.length <= fullBytes.length
+                                prefix |= name.length <= fullBytes.length
                                         && Arrays.equals(name, Arrays.copyOf(fullBytes, name.length))
-                                        && (name.length == fullBytes.length || (fullBytes[name.length] & 0xC0) != 0x80),
-                                        m + ": PORT_NAME is not the port's name cut at a character boundary");
+                                        && (name.length == fullBytes.length || (fullBytes[name.length] & 0xC0) != 0x80);
                             }
+                            Oracle.check(prefix, m + ": PORT_NAME is not one of the port's names " + names.get(p)
+                                    + " cut at a character boundary");
                         }
                     }
                 }
@@ -572,6 +581,10 @@ class ConsoleFuzzTest {
         private void hostAdd(HostAdd a) {
             try {
                 int id = device.addPort(spec(a));
+                if (id > 0) {
+                    names.get(id).clear();
+                }
+                names.get(id).add(NAMES[a.name()]);
                 if (id > 0) {
                     sent[id] = 0;
                     delivered[id] = 0;
