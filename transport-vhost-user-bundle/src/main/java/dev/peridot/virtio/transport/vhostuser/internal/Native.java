@@ -529,6 +529,25 @@ public final class Native {
         }
     }
 
+    /**
+     * Whether {@code fd} is an eventfd (its {@code /proc/self/fd} link reads
+     * {@code anon_inode:[eventfd]}). Where {@code /proc} cannot tell, the answer is yes: the
+     * check must not refuse a real eventfd.
+     */
+    public static boolean isEventFd(int fd) {
+        if (fd < 0) {
+            return false;
+        }
+        try {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd", Integer.toString(fd)))
+                    .toString().equals("anon_inode:[eventfd]");
+        } catch (java.nio.file.NoSuchFileException e) {
+            return false; // Not an open descriptor.
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return true;
+        }
+    }
+
     /** Unmaps a mapping made by {@link #mapShared}. */
     public static void unmap(long address, long length) {
         try {

@@ -437,8 +437,15 @@ public final class Session {
             throw new ProtocolException("SET_VRING_KICK: ring " + ring.index
                     + " without a kick descriptor (polling mode) is not supported");
         }
+        int fd = m.takeFd(0);
+        if (!Native.isEventFd(fd)) {
+            // The kick thread polls the descriptor and reads a counter from it: anything but an eventfd (a regular
+            // file is always readable, a hung-up pipe always reports POLLHUP) would make it spin (found by fuzzing).
+            Native.closeQuietly(fd);
+            throw new ProtocolException("SET_VRING_KICK: ring " + ring.index + ": the descriptor is not an eventfd");
+        }
         int old = ring.kickFd;
-        ring.kickFd = m.takeFd(0);
+        ring.kickFd = fd;
         kicks.retire(old);
         kicks.update();
         ring.started = true;

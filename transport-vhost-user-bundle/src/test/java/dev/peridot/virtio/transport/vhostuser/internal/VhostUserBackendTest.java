@@ -387,6 +387,19 @@ class VhostUserBackendTest {
         assertClosedThenUsable(fe);
     }
 
+    /**
+     * Found by fuzz-tests (VhostUserMessageFuzzTest, input kick-descriptor-not-an-eventfd-makes-the-kick-thread-spin):
+     * the front-end's memfd as a ring's kick descriptor. A regular file is always readable, so the kick thread's
+     * poll loop never blocked again: 100% of a CPU for as long as the connection lasted.
+     */
+    @Test
+    void kickDescriptorThatIsNotAnEventfdIsRefused() throws Exception {
+        TestFrontEnd fe = new TestFrontEnd(socket);
+        fe.handshake();
+        fe.send(SET_VRING_KICK, u64(1), fe.memFd);
+        assertClosedThenUsable(fe);
+    }
+
     @Test
     void ringAddressNoRegionTranslates() throws Exception {
         TestFrontEnd fe = new TestFrontEnd(socket);
