@@ -205,6 +205,13 @@ public final class VhostUserBackend implements AutoCloseable {
         } catch (IOException e) {
             reason = "I/O error: " + e.getMessage();
             LOG.log(System.Logger.Level.WARNING, device.name() + ": connection " + n + " failed: " + e.getMessage());
+        } catch (InternalError e) {
+            // The JVM reports SIGBUS on a mapped file as an InternalError. MemoryTable refuses regions beyond their
+            // file, so this means the front-end shrank its memory file afterwards: its fault, not ours.
+            protocolErrors.incrementAndGet();
+            reason = "protocol error: the front-end's memory faulted (" + e.getMessage() + ")";
+            LOG.log(System.Logger.Level.WARNING, device.name() + ": closing connection " + n
+                    + " because its guest memory faulted; did the front-end shrink its memory file?");
         } catch (RuntimeException e) {
             reason = "internal error: " + e;
             LOG.log(System.Logger.Level.ERROR, device.name() + ": connection " + n + " failed", e);

@@ -267,6 +267,22 @@ public final class TestFrontEnd implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Shrinks the memory file under the back-end's mapping (a hostile front-end): every access to the
+     * truncated part then faults, in the back-end as well as here, so this side must not touch {@link #ram} again.
+     */
+    public void shrinkMemoryFile(long newSize) throws IOException {
+        try {
+            if ((int) FTRUNCATE.invokeExact(memFd, newSize) != 0) {
+                throw new IOException("ftruncate failed");
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(t);
+        }
+    }
+
     /** Closes the connection abruptly (as a killed QEMU would), keeping the RAM for inspection. */
     public void disconnect() {
         channel.close();

@@ -379,6 +379,36 @@ class VhostUserBackendTest {
         assertClosedThenUsable(fe);
     }
 
+    /**
+     * A front-end that shrinks its memory file after SET_MEM_TABLE was accepted: the back-end's next access to
+     * the ring faults (SIGBUS, an InternalError in Java) in the worker and in the connection thread. Neither may
+     * die: the connection ends, and the next front-end is served.
+     */
+    @Test
+    void memoryFileShrunkAfterTheTableWasAccepted() throws Exception {
+        TestFrontEnd fe = new TestFrontEnd(socket);
+        fe.handshake();
+        fe.startRing(0, FEATURES, 0);
+        fe.shrinkMemoryFile(0);
+        fe.kick(0); // the worker reads the avail ring
+        fe.send(SET_VRING_ENABLE, state(0, 0));
+        fe.send(GET_VRING_BASE, state(0, 0));
+        fe.send(SET_VRING_BASE, state(0, 0));
+        fe.send(SET_VRING_ADDR, fe.vringAddr(0)); // the connection thread reads the used ring when the ring restarts
+        fe.send(SET_VRING_KICK, u64(0), fe.kickFds[0]);
+        fe.send(SET_VRING_ENABLE, state(0, 1));
+        assertThat(fe.closedByBackend(5_000)).as("the back-end ends the connection").isTrue();
+        fe.close();
+        Await.until(() -> !backend.isConnected(), "cleaned up");
+        try (TestFrontEnd next = new TestFrontEnd(socket)) {
+            next.handshake();
+            next.startRing(0, FEATURES, 0);
+            post(next, 0, 8);
+            next.kick(0);
+            assertThat(next.awaitCall(0, 5_000)).as("the next connection works").isTrue();
+        }
+    }
+
     @Test
     void memoryRegionLargerThanItsFileIsRefused() throws Exception {
         TestFrontEnd fe = new TestFrontEnd(socket);
