@@ -8,17 +8,25 @@ import dev.peridot.virtio.console.BackendSpec;
 import dev.peridot.virtio.console.OverflowPolicy;
 import dev.peridot.virtio.console.PortInfo;
 import dev.peridot.virtio.console.PortSpec;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.zip.CRC32;
@@ -261,5 +269,49 @@ class BackendTest {
         rig.guest.awaitUntil(() -> rig.device.port(0).orElseThrow().bytesToBackend() == data.length, "written");
         assertThat(Files.readAllBytes(output)).isEqualTo(data);
         assertThat(rig.device.port(0).orElseThrow().backendState()).isEqualTo("connected");
+    }
+    @Test
+    @DisplayName("stdio: a child JVM's standard input reaches the guest and the guest's output its standard output, complete and in order")
+    void stdioBackendInAChildProcess() throws Exception {
+        String javaLauncher = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        List<String> command = new ArrayList<>(List.of(javaLauncher, "-cp", classPath));
+        String logging = System.getProperty("java.util.logging.config.file");
+        if (logging != null) {
+            command.add("-Djava.util.logging.config.file=" + logging);
+        }
+        command.add(StdioEchoGuest.class.getName());
+        Path errors = temp.resolve("child.err");
+        Process child = new ProcessBuilder(command).redirectError(errors.toFile()).start();
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        for (int line = 0; sent.size() < 256 * 1024; line++) {
+            sent.writeBytes(ascii(String.format("line %06d: the quick brown fox jumps over the lazy dog%n", line)));
+        }
+        sent.writeBytes(StdioEchoGuest.END);
+        CompletableFuture<byte[]> output = CompletableFuture.supplyAsync(() -> {
+            try {
+                return child.getInputStream().readAllBytes();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        try (OutputStream in = child.getOutputStream()) {
+            byte[] all = sent.toByteArray();
+            for (int pos = 0; pos < all.length; pos += 10_000) { // in pieces, as a terminal or a pipe delivers them
+                in.write(all, pos, Math.min(10_000, all.length - pos));
+                in.flush();
+            }
+        }
+        boolean exited = child.waitFor(60, TimeUnit.SECONDS);
+        if (!exited) {
+            child.destroyForcibly();
+        }
+        assertThat(exited).as("the child exits; its standard error: %s", Files.readString(errors)).isTrue();
+        assertThat(child.exitValue()).as("exit code; standard error: %s", Files.readString(errors)).isZero();
+        byte[] expected = sent.toString(StandardCharsets.US_ASCII).toUpperCase(Locale.ROOT)
+                .getBytes(StandardCharsets.US_ASCII);
+        byte[] got = output.get(10, TimeUnit.SECONDS);
+        assertThat(got.length).isEqualTo(expected.length);
+        assertThat(got).isEqualTo(expected);
     }
 }
