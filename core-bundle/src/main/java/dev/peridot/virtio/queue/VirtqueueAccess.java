@@ -1,5 +1,7 @@
 package dev.peridot.virtio.queue;
 
+import org.osgi.annotation.versioning.ProviderType;
+
 /**
  * The device side of one virtqueue ('Virtqueue Access', VD01 §4.5): pop the chains the driver
  * made available, push them to the used ring with the number of bytes written, and let the
@@ -12,6 +14,7 @@ package dev.peridot.virtio.queue;
  * <p>Thread model: a queue is used only by its device's worker thread, which holds the device's
  * processing lock; no method allocates in steady state.
  */
+@ProviderType
 public interface VirtqueueAccess {
 
     /** The queue index. */
@@ -58,4 +61,14 @@ public interface VirtqueueAccess {
 
     /** Whether the queue has stopped because the driver corrupted it. */
     boolean isBroken();
+
+    /**
+     * Forgets the avail.idx the device read last, so that the next {@link #pop()} or
+     * {@link #hasAvailable()} reads it from the ring again. For a device protocol in which the
+     * driver takes back buffers the device has not popped while the device leaves the queue
+     * alone: Linux's virtio_console does so when a port is unplugged (virtqueue_detach_unused_buf
+     * moves avail.idx back), and the port's queues are used again when a port with the same id
+     * comes back. Without this the device would pop ring entries the driver no longer owns.
+     */
+    void rereadAvailIndex();
 }

@@ -7,7 +7,7 @@
  * (spec 2.8) can be added without changing devices.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package dev.peridot.virtio.queue;
 
 import org.osgi.annotation.bundle.Export;

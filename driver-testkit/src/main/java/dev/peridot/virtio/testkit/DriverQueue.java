@@ -333,6 +333,27 @@ public final class DriverQueue {
         }
     }
 
+    /**
+     * Takes back every chain still in flight and moves avail.idx back by as many entries, as
+     * Linux's virtqueue_detach_unused_buf does (virtio_console calls it on a live queue when a
+     * port is unplugged). Only correct if the device has not popped any of them: call
+     * {@link #harvest()} first. Returns the number of chains taken back.
+     */
+    public int detachUnused() {
+        int detached = 0;
+        for (int head = 0; head < size; head++) {
+            InFlight chain = inFlight[head];
+            if (chain != null) {
+                release(head, chain);
+                availIdx = (availIdx - 1) & 0xFFFF;
+                write16(avail + SplitRing.RING_IDX, availIdx);
+                kickedAt = availIdx;
+                detached++;
+            }
+        }
+        return detached;
+    }
+
     /** Frees the ring and every buffer still in flight (after the device let go of the queue). */
     void releaseAll() {
         if (released) {

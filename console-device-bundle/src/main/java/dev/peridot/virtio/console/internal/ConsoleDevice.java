@@ -73,7 +73,9 @@ import java.util.function.Function;
  *   stay in the ring (CON-37). When the host removes a port that the guest knows, the guest's
  *   queued transmit buffers are completed first (as QEMU does): what fits into the port's
  *   buffer still reaches the backend, the rest is counted in
- *   {@link PortInfo#discardedBytes()}; then PORT_REMOVE is sent.</li>
+ *   {@link PortInfo#discardedBytes()}; then PORT_REMOVE is sent. Linux then takes the port's
+ *   unused buffers back, moving avail.idx back; when a port with that id comes again the device
+ *   reads both queues' avail.idx afresh at its PORT_READY.</li>
  * </ul>
  *
  * <h2>Control protocol (spec 5.3.6.2)</h2>
@@ -744,6 +746,15 @@ public final class ConsoleDevice extends VirtioDevice implements ConfigOperation
     /** Worker: PORT_READY(1): the port's details follow (CON-25). */
     private void portReady(Port p) {
         p.ready = true;
+        // When this id was unplugged before, Linux took the port's unused buffers back
+        // (remove_port_data: virtqueue_detach_unused_buf moves avail.idx back) and has just filled
+        // the receiveq again; what the device read of either queue before is stale.
+        for (int q : new int[] {p.rxQueue, p.txQueue}) {
+            VirtqueueAccess queue = queue(q);
+            if (queue != null) {
+                queue.rereadAvailIndex();
+            }
+        }
         PortSpec spec = p.spec;
         if (spec.console()) {
             enqueueControl(p, CONSOLE_PORT, 1, null); // Linux ignores value 0 (CON-26).

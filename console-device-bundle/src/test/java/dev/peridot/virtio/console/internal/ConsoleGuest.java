@@ -88,6 +88,8 @@ final class ConsoleGuest {
     boolean answerPortReady = true;
     boolean answerConsolePort = true;
     boolean keepReceived = true;
+    /** On PORT_REMOVE take back the port's unused buffers as Linux does (virtqueue_detach_unused_buf). */
+    boolean detachOnRemove = true;
     /** If set, receives each port's input instead of {@link GuestPort#received}. */
     java.util.function.BiConsumer<Integer, byte[]> receiveSink;
     /** If set, the size of each (re-)posted receive buffer. */
@@ -268,6 +270,17 @@ final class ConsoleGuest {
                     throw new DriverException("PORT_REMOVE for unknown port " + id);
                 }
                 ports.remove(id);
+                if (detachOnRemove) {
+                    // Linux's remove_port_data: harvest what the device used, then take back the
+                    // unused buffers of both queues, which moves their avail.idx back.
+                    for (int q : new int[] {ConsoleDevice.receiveQueue(id), ConsoleDevice.transmitQueue(id)}) {
+                        DriverQueue queue = queues.get(q);
+                        if (queue != null) {
+                            queue.harvest();
+                            queue.detachUnused();
+                        }
+                    }
+                }
             }
             case CONSOLE_PORT -> {
                 need(p, m);

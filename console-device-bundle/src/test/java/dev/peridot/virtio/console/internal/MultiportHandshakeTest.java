@@ -344,6 +344,46 @@ class MultiportHandshakeTest {
     }
 
     @Test
+    @DisplayName("CON-18: Linux's unplug takes back the port's unused buffers (avail.idx moves back); the same id plugged in again receives into its new buffers only")
+    void unplugTakesBuffersBackThenTheSameIdComesAgain() {
+        rig.guest.bringUp(ConsoleGuest.LINUX_FEATURES);
+        rig.device.addPort(PortSpec.memory(1, "data", false));
+        rig.guest.awaitUntil(() -> rig.device.port(1).orElseThrow().ready(), "port 1 ready");
+        rig.guest.open(1);
+        rig.guest.awaitUntil(() -> rig.device.port(1).orElseThrow().guestOpen(), "port 1 open");
+        DriverQueue rx = rig.guest.queues.get(receiveQueue(1));
+        int posted = rx.inFlight();
+        assertThat(posted).isGreaterThan(4);
+        // Two receive buffers used: the device has read an avail.idx that counts all the posted ones.
+        rig.device.send(1, pattern(5000, 1));
+        rig.guest.awaitUntil(() -> rig.guest.ports.get(1).receivedTotal == 5000, "first input");
+        int usedBefore = rx.usedIdx();
+        rig.device.removePort(1);
+        rig.guest.awaitUntil(() -> !rig.guest.ports.containsKey(1), "unplug");
+        assertThat(rx.inFlight()).as("every unused buffer taken back").isZero();
+        assertThat(rx.availIdx()).as("avail.idx moved back to what the device used").isEqualTo(usedBefore);
+
+        rig.guest.receiveBuffers = 1; // fewer than the device once saw: stale entries would now be popped
+        rig.device.addPort(PortSpec.memory(1, "data", false));
+        rig.guest.awaitUntil(() -> rig.device.port(1).orElseThrow().ready(), "port 1 ready again");
+        rig.guest.open(1);
+        rig.guest.awaitUntil(() -> rig.device.port(1).orElseThrow().guestOpen(), "port 1 open again");
+        byte[] second = pattern(3 * 4096, 2);
+        rig.device.send(1, second);
+        rig.guest.awaitUntil(() -> rig.guest.ports.get(1).receivedTotal == second.length, "second input, one buffer at a time");
+        assertThat(rig.guest.received(1)).isEqualTo(second);
+        assertHealthy();
+    }
+
+    private static byte[] pattern(int length, int seed) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 31 + seed);
+        }
+        return b;
+    }
+
+    @Test
     @DisplayName("CON-31: a port added and removed while its PORT_ADD still waits for a buffer is never announced nor removed")
     void con31CancelledAdd() {
         rig.guest.bringUp(ConsoleGuest.LINUX_FEATURES);

@@ -229,6 +229,11 @@ public final class SplitVirtqueue implements VirtqueueAccess {
     }
 
     @Override
+    public void rereadAvailIndex() {
+        shadowAvail = nextAvail;
+    }
+
+    @Override
     public boolean hasAvailable() {
         if (halted || broken) {
             return false;

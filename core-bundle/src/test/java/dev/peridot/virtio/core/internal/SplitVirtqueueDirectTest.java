@@ -71,6 +71,27 @@ class SplitVirtqueueDirectTest {
     }
 
     @Test
+    @DisplayName("rereadAvailIndex: after the driver took back entries the device never popped (avail.idx moved back) and posted new ones, the device pops only the new ones")
+    void availIndexMovedBackOverUnpoppedEntries() {
+        SplitVirtqueue q = queue(false, false);
+        ring.post(Buffer.readable(buffer("one"), 3));
+        int stale1 = ring.post(Buffer.readable(buffer("two"), 3));
+        ring.post(Buffer.readable(buffer("three"), 5));
+        assertThat(q.hasAvailable()).isTrue(); // the device has now read avail.idx = 3
+        DescriptorChain first = q.pop();
+        assertThat(q.push(first, 0)).isTrue();
+        ring.setAvailIdx(1); // the driver takes "two" and "three" back (Linux: virtqueue_detach_unused_buf)
+        ring.setAvailEntry(1, 5);
+        ring.writeDescriptor(5, buffer("fresh"), 5, 0, 0);
+        ring.setAvailIdx(2);
+        q.rereadAvailIndex();
+        DescriptorChain fresh = q.pop();
+        assertThat(fresh.head()).isEqualTo(5).isNotEqualTo(stale1);
+        assertThat(q.pop()).as("nothing beyond the new avail.idx").isNull();
+        assertThat(faults).isEmpty();
+    }
+
+    @Test
     @DisplayName("chain copies: offsets across segments, short copies at the end, ByteBuffers heap and direct")
     void chainCopies() {
         SplitVirtqueue q = queue(false, false);
